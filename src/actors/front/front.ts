@@ -1,0 +1,270 @@
+// Front actor: publishes the shards' encoded frames to uWS topics and serves HTTP + WebSocket.
+//
+// Publish before anything else: a frame is handed to uWS as the bytes the shard encoded
+// (serialize once); per subscriber, uWS copies bytes in C++ and JavaScript does nothing.
+
+import { Piscina } from 'piscina';
+import type { Config } from '../../config.js';
+import { startOfDayMs } from '../../market-day.js';
+import { statusFrame } from '../../protocol/client-message.js';
+import { TYPE_RESYNC, TYPE_UPDATE, maxRecordFrameBytes } from '../../protocol/encode.js';
+import type { HistoryPayload, HistoryTask } from '../../protocol/history.js';
+import { asciiBytes } from '../../protocol/json-writer.js';
+import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ } from '../../ring/layout.js';
+import { QueueConsumer } from '../../ring/spsc.js';
+import { LatencyRecorder, nowMs } from '../../stats/latency.js';
+import type { Remote } from '../control.js';
+import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
+import { workerEntry } from '../worker-url.js';
+import { type HttpDeps, handleHttp } from './http.js';
+import type { FrontApi, FrontInit, FrontStats, SupervisorApi } from './messages.js';
+import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
+import { FrontSymbol } from './symbols.js';
+import { type Server, startServer } from './uws.js';
+
+const BATCH = 1024;
+const IDLE_WAIT_MS = 250;
+const SWEEP_INTERVAL_MS = 25;
+const CLOSE_GOING_AWAY = 1001;
+const REASON_GAP = asciiBytes('gap');
+const REASON_EPOCH = asciiBytes('epoch_changed');
+
+export class FrontActor implements FrontApi {
+  private readonly cfg: Config;
+  private readonly symbols: (FrontSymbol | undefined)[] = [];
+  private readonly byName = new Map<string, FrontSymbol>();
+  private readonly queues: QueueConsumer[];
+  private readonly inbox: RegistrationInbox;
+  private readonly pool: Piscina<HistoryTask, HistoryPayload>;
+  private readonly sessions: Sessions;
+  private readonly latency = new LatencyRecorder();
+  private readonly counters: FrontCounters = {
+    messagesSent: 0, bytesSent: 0, resyncs: new Map(), conflations: 0, backpressureLimitHits: 0, errorsSent: new Map(),
+  };
+  private framesPublished = 0;
+  private duplicatesDropped = 0;
+  private unknownSymbols = 0;
+  private server?: Server;
+  private running = true;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly resyncScratch: Uint8Array;
+
+  constructor(private readonly init: FrontInit, private readonly supervisor: Remote<SupervisorApi>) {
+    this.cfg = init.config;
+    this.queues = init.frames.map((sab) => new QueueConsumer(sab));
+    for (const r of init.symbols) this.register(r);
+    this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
+    const entry = workerEntry('snapshot');
+    this.pool = new Piscina({
+      filename: entry.url.href,
+      execArgv: entry.execArgv,
+      minThreads: 1,
+      maxThreads: this.cfg.snapshotThreads,
+      maxQueue: 1024, // bounded: a burst of reloads beyond this gets an error frame, not memory growth
+      idleTimeout: 60_000,
+    });
+    // Symbol names are at most 32 characters of [A-Za-z0-9._:/-] (checked at registration).
+    const maxFrame = maxRecordFrameBytes(this.cfg.depth, 32);
+    this.resyncScratch = new Uint8Array(maxFrame);
+    this.sessions = new Sessions(
+      {
+        cfg: this.cfg,
+        symbolByName: (n) => this.byName.get(n),
+        buildHistory: (sym, res) => this.buildHistory(sym, res),
+        counters: this.counters,
+      },
+      maxFrame,
+    );
+  }
+
+  private register(r: SymbolRegistration): void {
+    if (this.symbols[r.id]) return;
+    const s = new FrontSymbol(r, this.cfg);
+    this.symbols[r.id] = s;
+    this.byName.set(s.name, s);
+  }
+
+  async start(): Promise<number> {
+    const sessions = this.sessions;
+    this.server = await startServer<Session>({
+      host: this.cfg.host,
+      port: this.cfg.port,
+      maxBackpressure: this.cfg.wsMaxBackpressure,
+      // uWS closes a connection whose message exceeds this; below it, oversized messages get
+      // an error frame (WS_MAX_MESSAGE_BYTES) and the connection stays usable.
+      maxPayloadLength: Math.max(64 * 1024, this.cfg.wsMaxMessageBytes * 4),
+      idleTimeoutS: this.cfg.wsIdleTimeoutS,
+      createUserData: (id, remote) => sessions.createSession(id, remote),
+      open: (ws) => sessions.open(ws),
+      message: (ws, text, bytes) => sessions.message(ws, text, bytes),
+      drain: (ws) => sessions.drain(ws),
+      close: (ws) => sessions.close(ws),
+      http: (req) => handleHttp(req, this.httpDeps),
+    });
+    for (const q of this.queues) void this.pump(q);
+    this.timers.push(setInterval(() => sessions.sweep(), SWEEP_INTERVAL_MS));
+    this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.cfg.staleAfterMs / 2)));
+    return this.server.port;
+  }
+
+  // ── publishing ───────────────────────────────────────────────────────────────
+
+  private async pump(q: QueueConsumer): Promise<void> {
+    while (this.running) {
+      let n = 0;
+      for (let at = q.peek(); at >= 0; at = q.peek()) {
+        this.publishFrame(q, at);
+        q.release();
+        if (++n === BATCH) break;
+      }
+      if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
+      else await q.waitForData(IDLE_WAIT_MS);
+    }
+  }
+
+  private publishFrame(q: QueueConsumer, at: number): void {
+    const id = q.aux;
+    let sym = this.symbols[id];
+    if (sym === undefined) {
+      this.inbox.drainSync();
+      sym = this.symbols[id];
+      if (sym === undefined) {
+        this.unknownSymbols++;
+        return;
+      }
+    }
+    const b = at >> 3;
+    const seq = q.f64[b + FR_SEQ];
+    const epoch = q.f64[b + FR_EPOCH];
+    if (epoch === sym.epoch && seq <= sym.lastSeq) {
+      this.duplicatesDropped++; // re-sent by a shard restarted between queueing and committing
+      return;
+    }
+    const server = this.server!;
+    if (sym.stale) {
+      sym.stale = false;
+      server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', Date.now())));
+    }
+    if (epoch === sym.epoch && seq === sym.lastSeq + 1) {
+      const from = at + FR_JSON_OFFSET;
+      // One view per frame (not per client): uWS takes no (buffer, offset, length) triple.
+      this.deliver(sym.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
+    } else if (sym.epoch === 0) {
+      // First frame this front sees for the symbol: nobody can have an older position.
+      const from = at + FR_JSON_OFFSET;
+      this.deliver(sym.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
+    } else {
+      // A gap (the shard's frame queue was full) or a new epoch (sequence restarted): the
+      // topic's subscribers get the full state at this seq instead of a delta they cannot apply.
+      const reason = epoch === sym.epoch ? 'gap' : 'epoch_changed';
+      const len = sym.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, epoch === sym.epoch ? REASON_GAP : REASON_EPOCH);
+      const n = server.subscribers(sym.topic);
+      this.counters.resyncs.set(reason, (this.counters.resyncs.get(reason) ?? 0) + n);
+      if (len >= 0) this.deliver(sym.topic, this.resyncScratch.subarray(0, len));
+      else {
+        const fallback = sym.encode(this.resyncScratch, TYPE_UPDATE, seq, epoch);
+        if (fallback >= 0) this.deliver(sym.topic, this.resyncScratch.subarray(0, fallback));
+      }
+    }
+    sym.epoch = epoch;
+    sym.lastSeq = seq;
+    this.framesPublished++;
+    this.latency.recordMs(nowMs() - q.f64[b + FR_FEED_TS]);
+    this.sessions.published(sym);
+  }
+
+  private deliver(topic: string, bytes: Uint8Array): void {
+    const n = this.server!.subscribers(topic);
+    if (n === 0) return;
+    this.server!.publish(topic, bytes);
+    this.counters.messagesSent += n;
+    this.counters.bytesSent += n * bytes.length;
+  }
+
+  /** A symbol whose feed went quiet longer than STALE_AFTER_MS is stale: a dead feed is not a quiet market. */
+  private checkStale(): void {
+    const now = Date.now();
+    for (const sym of this.byName.values()) {
+      if (sym.stale) continue;
+      const c = sym.committed();
+      const last = c && c.lastFeedTs > 0 ? c.lastFeedTs : sym.registeredAt;
+      if (now - last > this.cfg.staleAfterMs) {
+        sym.stale = true;
+        this.server?.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'stale', last)));
+      }
+    }
+  }
+
+  // ── snapshots ────────────────────────────────────────────────────────────────
+
+  private async buildHistory(sym: FrontSymbol, resolutionMs: number): Promise<HistoryResult> {
+    const r = await this.pool.run({
+      store: sym.store.sab,
+      geometry: sym.store.geometry,
+      symbol: sym.name,
+      fromMs: startOfDayMs(Date.now(), this.cfg.marketTimeZone),
+      baseResolutionMs: this.cfg.historyResolutionMs,
+      resolutionMs,
+    });
+    return { bytes: new Uint8Array(r.buffer, r.offset, r.length), lastSeq: r.lastSeq, epoch: r.epoch, points: r.points };
+  }
+
+  private get httpDeps(): HttpDeps {
+    return {
+      cfg: this.cfg,
+      symbols: () => [...this.byName.values()],
+      symbol: (name) => this.byName.get(name),
+      history: (sym, res) => this.buildHistory(sym, res),
+      stats: async () => ({ ...(await this.supervisor.stats()), front: this.stats() }),
+      health: async () => {
+        const components = await this.supervisor.health();
+        const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);
+        components.front = { status: 'ok', detail: `${this.sessions.sockets.size} connections` };
+        components.symbols = stale.length === 0
+          ? { status: 'ok', detail: `${this.byName.size} live` }
+          : { status: 'degraded', detail: `stale: ${stale.join(', ')}` };
+        return components;
+      },
+    };
+  }
+
+  // ── control API ──────────────────────────────────────────────────────────────
+
+  stats(): FrontStats {
+    const subs = this.sessions.subscriptionCount();
+    return {
+      connections: this.sessions.sockets.size,
+      subscriptions: subs.live,
+      pendingSnapshots: subs.pending,
+      messagesSent: this.counters.messagesSent,
+      bytesSent: this.counters.bytesSent,
+      framesPublished: this.framesPublished,
+      duplicatesDropped: this.duplicatesDropped,
+      resyncs: Object.fromEntries(this.counters.resyncs),
+      conflations: this.counters.conflations,
+      backpressureLimitHits: this.counters.backpressureLimitHits,
+      errorsSent: Object.fromEntries(this.counters.errorsSent),
+      frameQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
+      feedToPublish: this.latency.summary(),
+      staleSymbols: [...this.byName.values()].filter((s) => s.stale).map((s) => s.name),
+    };
+  }
+
+  async drained(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.queues.some((q) => q.depth() > 0)) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    // Connections and the listen socket first: a worker exiting with them open aborts the process.
+    this.server?.close(CLOSE_GOING_AWAY, 'server shutting down');
+    this.inbox.close();
+    await this.pool.destroy();
+  }
+}

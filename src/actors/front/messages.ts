@@ -1,0 +1,62 @@
+// What crosses the boundary of the front actor: start-up data, its API, and the supervisor's API it calls.
+
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../../config.js';
+import type { LatencySummary } from '../../stats/latency.js';
+import type { SymbolRegistration } from '../registry.js';
+import type { ShardStats } from '../shard/messages.js';
+
+/** workerData of the front actor. */
+export interface FrontInit {
+  config: Config;
+  frames: SharedArrayBuffer[]; // one shard → front queue per shard, index = shard
+  control: MessagePort; // comlink: FrontApi (served by the front)
+  supervisor: MessagePort; // comlink: SupervisorApi (served by the supervisor)
+  registrations: MessagePort;
+  symbols: SymbolRegistration[];
+}
+
+export interface FrontStats {
+  connections: number;
+  subscriptions: number;
+  pendingSnapshots: number;
+  messagesSent: number; // deliveries: one per subscriber per published frame, plus direct sends
+  bytesSent: number;
+  framesPublished: number;
+  duplicatesDropped: number; // frames re-sent by a restarted shard
+  resyncs: Record<string, number>; // by reason
+  conflations: number; // subscriptions detached because the client fell behind
+  backpressureLimitHits: number; // a client reached maxBackpressure: uWS may have skipped it
+  errorsSent: Record<string, number>; // by code
+  frameQueues: { depthBytes: number; capacityBytes: number }[];
+  feedToPublish: LatencySummary;
+  staleSymbols: string[];
+}
+
+export interface FrontApi {
+  stats(): FrontStats;
+  /** Resolves once every frame queue is empty. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Ends every connection (1001 going away), closes the listen socket and the snapshot pool. */
+  close(): Promise<void>;
+}
+
+export interface ComponentHealth {
+  status: 'ok' | 'degraded' | 'down';
+  detail?: string;
+}
+
+export interface SupervisorStats {
+  uptimeS: number;
+  feed: { name: string; offered: number; queueFullDrops: number; malformed: number; lastMalformed?: string };
+  restarts: number;
+  shards: (ShardStats | { index: number; status: string })[];
+  publishedPerS: number;
+}
+
+export interface SupervisorApi {
+  stats(): Promise<SupervisorStats>;
+  health(): Record<string, ComponentHealth>;
+}
+
+export type FrontLifecycle = { type: 'ready'; port: number } | { type: 'fatal'; message: string };

@@ -1,0 +1,355 @@
+// Client sessions: the WebSocket protocol's state machine (subscribe, history seam, resume, conflation).
+//
+// A subscription moves Pending → Seam → Detached → Live:
+//   Pending   its historical_data is being built in the snapshot pool;
+//   Seam      history built up to seq H; waits until the front has published H, so that
+//             history, the snapshot at H and the live stream meet exactly;
+//   Detached  knows the last seq the client has (epoch, deliveredSeq); catches up from the
+//             raw ring, or resyncs, when the connection has room;
+//   Live      on the symbol's uWS topic: gets every published frame.
+// The invariant: a subscription is put on its topic only when the connection's backlog is
+// small, and taken off (Detached) as soon as it grows past WS_CONFLATE_BYTES. uWS `publish`
+// silently skips a socket over maxBackpressure; keeping live sockets far below it (and
+// counting any that get near) is how no client ever has an unexplained gap.
+
+import type { Config } from '../../config.js';
+import {
+  type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, unsubscribedFrame,
+} from '../../protocol/client-message.js';
+import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE } from '../../protocol/encode.js';
+import { asciiBytes } from '../../protocol/json-writer.js';
+import type { FrontSymbol } from './symbols.js';
+import { SEND_DROPPED, type Socket } from './uws.js';
+
+export interface HistoryResult {
+  bytes: Uint8Array; // the complete historical_data frame
+  lastSeq: number; // last seq the history covers (0: no point)
+  epoch: number;
+  points: number;
+}
+
+export interface FrontCounters {
+  messagesSent: number;
+  bytesSent: number;
+  resyncs: Map<string, number>;
+  conflations: number;
+  backpressureLimitHits: number;
+  errorsSent: Map<string, number>;
+}
+
+export interface SessionDeps {
+  cfg: Config;
+  symbolByName(name: string): FrontSymbol | undefined;
+  buildHistory(sym: FrontSymbol, resolutionMs: number): Promise<HistoryResult>;
+  counters: FrontCounters;
+}
+
+const PENDING = 0;
+const SEAM = 1;
+const DETACHED = 2;
+const LIVE = 3;
+
+interface Subscription {
+  readonly ws: Socket<Session>;
+  readonly sym: FrontSymbol;
+  state: number;
+  epoch: number; // of deliveredSeq
+  deliveredSeq: number; // last seq the client has (Detached); -1: must resync
+  /** Updates the client may be caught up with from the raw ring before a resync is cheaper. */
+  maxReplay: number;
+  resyncReason: string;
+  history?: HistoryResult;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly remote: string;
+  readonly subs: Map<number, Subscription>;
+  closed: boolean;
+}
+
+const REASONS = new Map<string, Uint8Array>();
+const reasonBytes = (r: string): Uint8Array => {
+  let b = REASONS.get(r);
+  if (!b) REASONS.set(r, (b = asciiBytes(r)));
+  return b;
+};
+
+export class Sessions {
+  readonly sockets = new Set<Socket<Session>>();
+  /** Subscriptions that can progress when their connection has room (not Live, not Pending). */
+  private readonly waiting = new Set<Subscription>();
+  private readonly scratch: Uint8Array;
+  private nextClientId = 1;
+  private readonly roomBytes: number;
+
+  constructor(private readonly d: SessionDeps, maxFrameBytes: number) {
+    this.scratch = new Uint8Array(maxFrameBytes);
+    this.roomBytes = d.cfg.wsConflateBytes >>> 1;
+  }
+
+  createSession(id: string, remote: string): Session {
+    return { id: id || `c${this.nextClientId++}`, remote, subs: new Map(), closed: false };
+  }
+
+  open(ws: Socket<Session>): void {
+    this.sockets.add(ws);
+  }
+
+  close(ws: Socket<Session>): void {
+    const s = ws.getUserData();
+    s.closed = true;
+    for (const sub of s.subs.values()) this.waiting.delete(sub);
+    s.subs.clear();
+    this.sockets.delete(ws);
+  }
+
+  subscriptionCount(): { live: number; pending: number } {
+    let live = 0;
+    let pending = 0;
+    for (const ws of this.sockets) {
+      for (const sub of ws.getUserData().subs.values()) {
+        if (sub.state === PENDING || sub.state === SEAM) pending++;
+        else live++;
+      }
+    }
+    return { live, pending };
+  }
+
+  // ── client messages ──────────────────────────────────────────────────────────
+
+  message(ws: Socket<Session>, text: string, bytes: number): void {
+    if (bytes > this.d.cfg.wsMaxMessageBytes) {
+      this.error(ws, 'payload_too_large', `message of ${bytes} bytes exceeds WS_MAX_MESSAGE_BYTES (${this.d.cfg.wsMaxMessageBytes})`);
+      return;
+    }
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      this.error(ws, parsed.code, parsed.message);
+      return;
+    }
+    this.dispatch(ws, parsed.msg);
+  }
+
+  private dispatch(ws: Socket<Session>, msg: ClientMessage): void {
+    switch (msg.action) {
+      case 'ping':
+        this.sendText(ws, pongFrame(msg.id));
+        return;
+      case 'unsubscribe': {
+        const sym = this.d.symbolByName(msg.symbol);
+        const sub = sym && ws.getUserData().subs.get(sym.id);
+        if (!sym || !sub) {
+          this.error(ws, 'not_subscribed', `not subscribed to ${msg.symbol}`, msg.symbol);
+          return;
+        }
+        this.drop(sub);
+        this.sendText(ws, unsubscribedFrame(msg.symbol));
+        return;
+      }
+      case 'subscribe':
+        this.subscribe(ws, msg);
+        return;
+    }
+  }
+
+  private subscribe(ws: Socket<Session>, msg: Extract<ClientMessage, { action: 'subscribe' }>): void {
+    const session = ws.getUserData();
+    const sym = this.d.symbolByName(msg.symbol);
+    if (!sym) {
+      this.error(ws, 'unknown_symbol', `unknown symbol ${msg.symbol}: GET /symbols lists the symbols served`, msg.symbol);
+      return;
+    }
+    const existing = session.subs.get(sym.id);
+    if (existing) this.drop(existing); // a repeated subscribe starts over, as after a reload
+    else if (session.subs.size >= this.d.cfg.wsMaxSubscriptions) {
+      this.error(ws, 'too_many_subscriptions', `at most ${this.d.cfg.wsMaxSubscriptions} subscriptions per connection (WS_MAX_SUBSCRIPTIONS)`, msg.symbol);
+      return;
+    }
+    const sub: Subscription = {
+      ws, sym, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay: this.d.cfg.rawCapacity, resyncReason: 'resume_unavailable',
+    };
+    session.subs.set(sym.id, sub);
+
+    if (msg.resume) {
+      sub.epoch = msg.resume.epoch;
+      sub.deliveredSeq = msg.resume.seq;
+      this.progress(sub);
+      return;
+    }
+    const resolutionMs = msg.resolutionMs ?? this.d.cfg.historyResolutionMs;
+    if (resolutionMs === 0) {
+      // No history: the latest state, then the live stream from the next seq.
+      this.sendSnapshotAt(sub, sym.lastSeq, sym.epoch);
+      this.progress(sub);
+      return;
+    }
+    sub.state = PENDING;
+    this.d.buildHistory(sym, resolutionMs).then(
+      (h) => {
+        if (session.closed || session.subs.get(sym.id) !== sub) return; // gone or replaced meanwhile
+        sub.history = h;
+        sub.state = SEAM;
+        this.progress(sub);
+      },
+      (e: unknown) => {
+        if (session.closed || session.subs.get(sym.id) !== sub) return;
+        session.subs.delete(sym.id);
+        this.error(ws, 'internal', `history for ${sym.name} failed: ${(e as Error)?.message ?? e}`, sym.name);
+      },
+    );
+  }
+
+  /** Removes a subscription in any state. */
+  private drop(sub: Subscription): void {
+    if (sub.state === LIVE) sub.ws.unsubscribe(sub.sym.topic);
+    this.waiting.delete(sub);
+    sub.ws.getUserData().subs.delete(sub.sym.id);
+  }
+
+  // ── progress: history seam, catch-up, attach ────────────────────────────────
+
+  /** Advances `sub` as far as its connection's room and the published sequence allow. */
+  private progress(sub: Subscription): void {
+    const { ws, sym } = sub;
+    if (ws.getUserData().closed) return;
+    if (sub.state === SEAM) {
+      const h = sub.history!;
+      // History may cover updates the shard committed but the front has not published yet.
+      if (h.epoch === sym.epoch && h.lastSeq > sym.lastSeq) return this.wait(sub);
+      if (!this.hasRoom(ws)) return this.wait(sub);
+      sub.history = undefined;
+      this.send(ws, h.bytes);
+      if (h.lastSeq > 0 && h.epoch === sym.epoch) this.sendSnapshotAt(sub, h.lastSeq, h.epoch);
+      else this.sendSnapshotAt(sub, sym.lastSeq, sym.epoch);
+      sub.state = DETACHED;
+    }
+    if (sub.state !== DETACHED) return;
+    if (!this.hasRoom(ws)) return this.wait(sub);
+    if (sym.lastSeq > 0 && (sub.epoch !== sym.epoch || sub.deliveredSeq !== sym.lastSeq)) {
+      if (!this.catchUp(sub)) return this.wait(sub); // out of room mid-way: continue on drain
+    }
+    this.waiting.delete(sub);
+    ws.subscribe(sym.topic);
+    sub.state = LIVE;
+  }
+
+  private wait(sub: Subscription): void {
+    this.waiting.add(sub);
+  }
+
+  /**
+   * Brings a Detached client to the published seq: replays the missed updates from the raw
+   * ring while they are there and few enough, else one resync with the latest state.
+   * Returns false if it stopped for lack of room (deliveredSeq says where to continue).
+   */
+  private catchUp(sub: Subscription): boolean {
+    const { ws, sym } = sub;
+    const missing = sym.lastSeq - sub.deliveredSeq;
+    const replayable =
+      sub.epoch === sym.epoch && sub.deliveredSeq >= 0 && missing > 0 && missing <= sub.maxReplay &&
+      sym.encode(this.scratch, TYPE_UPDATE, sub.deliveredSeq + 1, sym.epoch) >= 0;
+    if (replayable) {
+      while (sub.deliveredSeq < sym.lastSeq) {
+        const len = sym.encode(this.scratch, TYPE_UPDATE, sub.deliveredSeq + 1, sym.epoch);
+        if (len < 0) break; // overwritten while we replayed: resync below
+        if (!this.send(ws, this.scratch.subarray(0, len))) return false;
+        sub.deliveredSeq++;
+        if (!this.hasRoom(ws) && sub.deliveredSeq < sym.lastSeq) return false;
+      }
+      if (sub.deliveredSeq === sym.lastSeq) return true;
+    }
+    const reason = sub.epoch !== sym.epoch && sub.epoch !== 0 ? 'epoch_changed' : sub.resyncReason;
+    const len = sym.encode(this.scratch, TYPE_RESYNC, sym.lastSeq, sym.epoch, reasonBytes(reason));
+    if (len < 0 || !this.send(ws, this.scratch.subarray(0, len))) return false;
+    this.count(this.d.counters.resyncs, reason);
+    sub.epoch = sym.epoch;
+    sub.deliveredSeq = sym.lastSeq;
+    return true;
+  }
+
+  /** Sends the stored update `seq` as an orderbook_snapshot; records it as delivered. */
+  private sendSnapshotAt(sub: Subscription, seq: number, epoch: number): void {
+    sub.epoch = epoch;
+    if (seq === 0) {
+      sub.deliveredSeq = 0;
+      return;
+    }
+    const len = sub.sym.encode(this.scratch, TYPE_SNAPSHOT, seq, epoch);
+    if (len >= 0 && this.send(sub.ws, this.scratch.subarray(0, len))) sub.deliveredSeq = seq;
+    else {
+      sub.deliveredSeq = -1; // gone from the ring already: the catch-up resyncs
+      sub.resyncReason = 'snapshot_unavailable';
+    }
+  }
+
+  // ── backpressure ─────────────────────────────────────────────────────────────
+
+  /** Periodic: detach clients that fell behind, progress those waiting for room. */
+  sweep(): void {
+    const cfg = this.d.cfg;
+    const nearLimit = cfg.wsMaxBackpressure - this.scratch.length;
+    for (const ws of this.sockets) {
+      const buffered = ws.getBufferedAmount();
+      if (buffered <= cfg.wsConflateBytes) continue;
+      if (buffered >= nearLimit) this.d.counters.backpressureLimitHits++;
+      this.conflate(ws);
+    }
+    for (const sub of this.waiting) this.progress(sub);
+  }
+
+  drain(ws: Socket<Session>): void {
+    if (!this.hasRoom(ws)) return;
+    for (const sub of ws.getUserData().subs.values()) if (this.waiting.has(sub)) this.progress(sub);
+  }
+
+  /** Takes a slow client's live subscriptions off their topics; it resyncs once it drains. */
+  private conflate(ws: Socket<Session>): void {
+    for (const sub of ws.getUserData().subs.values()) {
+      if (sub.state !== LIVE) continue;
+      ws.unsubscribe(sub.sym.topic);
+      sub.state = DETACHED;
+      sub.epoch = sub.sym.epoch;
+      sub.deliveredSeq = sub.sym.lastSeq;
+      sub.maxReplay = 0; // conflate: the latest state, not the backlog
+      sub.resyncReason = 'slow_consumer';
+      this.d.counters.conflations++;
+      this.wait(sub);
+    }
+  }
+
+  /** Called after frames of `sym` were published: seams waiting for that seq can finish. */
+  published(sym: FrontSymbol): void {
+    if (this.waiting.size === 0) return;
+    for (const sub of this.waiting) if (sub.sym === sym && sub.state === SEAM) this.progress(sub);
+  }
+
+  // ── sending ──────────────────────────────────────────────────────────────────
+
+  private hasRoom(ws: Socket<Session>): boolean {
+    return ws.getBufferedAmount() <= this.roomBytes;
+  }
+
+  private send(ws: Socket<Session>, bytes: Uint8Array): boolean {
+    if (ws.send(bytes, false) === SEND_DROPPED) return false;
+    this.d.counters.messagesSent++;
+    this.d.counters.bytesSent += bytes.length;
+    return true;
+  }
+
+  private sendText(ws: Socket<Session>, text: string): void {
+    if (ws.send(text, false) !== SEND_DROPPED) {
+      this.d.counters.messagesSent++;
+      this.d.counters.bytesSent += text.length;
+    }
+  }
+
+  private error(ws: Socket<Session>, code: ErrorCode, message: string, symbol?: string): void {
+    this.count(this.d.counters.errorsSent, code);
+    this.sendText(ws, errorFrame(code, message, symbol ? { symbol } : undefined));
+  }
+
+  private count(m: Map<string, number>, key: string): void {
+    m.set(key, (m.get(key) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,50 @@
+// The front actor's view of one symbol: where its published sequence stands, and frames re-read from its store.
+
+import type { Config } from '../../config.js';
+import { H_LAST_FEED_TS, H_LAST_SEQ } from '../../ring/layout.js';
+import { SymbolStore } from '../../ring/symbol-store.js';
+import { encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
+import type { SymbolRegistration } from '../registry.js';
+
+export class FrontSymbol {
+  readonly id: number;
+  readonly name: string;
+  readonly shard: number;
+  /** uWS topic: one per symbol, so publish fans a frame out to exactly its subscribers. */
+  readonly topic: string;
+  readonly store: SymbolStore;
+  readonly symbolJson: Uint8Array;
+  readonly maxFrameBytes: number;
+  /** Sequence of the last frame published to the topic (0: none yet). */
+  epoch = 0;
+  lastSeq = 0;
+  stale = false;
+  readonly registeredAt = Date.now();
+  private readonly rec: Float64Array;
+
+  constructor(r: SymbolRegistration, private readonly cfg: Config) {
+    this.id = r.id;
+    this.name = r.name;
+    this.shard = r.shard;
+    this.topic = `book:${r.name}`;
+    this.store = new SymbolStore(r.store, { depth: cfg.depth, rawCapacity: cfg.rawCapacity, historyCapacity: cfg.historyCapacity });
+    this.symbolJson = symbolJsonBytes(r.name);
+    this.maxFrameBytes = maxRecordFrameBytes(cfg.depth, this.symbolJson.length);
+    this.rec = new Float64Array(this.store.rawFields);
+  }
+
+  /**
+   * Encodes the stored update `seq` of `epoch` as a frame of `type` into `out`;
+   * returns its length, or -1 when that update is no longer (or not yet) in the raw ring.
+   */
+  encode(out: Uint8Array, type: Uint8Array, seq: number, epoch: number, reason?: Uint8Array): number {
+    if (seq <= 0 || !this.store.readRaw(seq, epoch, this.rec, 0)) return -1;
+    return encodeRecord(out, 0, type, this.symbolJson, this.rec, 0, this.cfg.depth, reason);
+  }
+
+  /** The shard's committed state (may be ahead of what the front has published). */
+  committed(): { lastSeq: number; lastFeedTs: number } | undefined {
+    if (!this.store.readHeader()) return undefined;
+    return { lastSeq: this.store.header[H_LAST_SEQ], lastFeedTs: this.store.header[H_LAST_FEED_TS] };
+  }
+}

@@ -1,0 +1,166 @@
+// The only file that imports uWebSockets.js: server start/stop, WebSocket behaviour, HTTP replies.
+//
+// uWS rules this file enforces for everyone else:
+// - a received message's ArrayBuffer is valid only until the handler returns: callers get
+//   a string decoded at once;
+// - an HTTP response may be written only if the client has not gone away (onAborted), and
+//   only inside cork() when written outside the request's own callback;
+// - a worker that exits while uWS still holds its listen socket or connections aborts the
+//   process: close() ends every connection and the listen socket before resolving.
+
+import uWS from 'uWebSockets.js';
+
+/** The subset of a uWS WebSocket the protocol uses (structurally the uWS object itself). */
+export interface Socket<U> {
+  send(message: Uint8Array | string, isBinary?: boolean): number;
+  subscribe(topic: string): boolean;
+  unsubscribe(topic: string): boolean;
+  getBufferedAmount(): number;
+  cork(cb: () => void): unknown;
+  end(code?: number, reason?: string): void;
+  getUserData(): U;
+}
+
+/** send() results, per uWS: 1 sent, 0 sent but backpressure built up, 2 dropped. */
+export const SEND_DROPPED = 2;
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  query: URLSearchParams;
+  header(name: string): string;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string | Uint8Array;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ServerOptions<U> {
+  host: string;
+  port: number;
+  maxBackpressure: number;
+  maxPayloadLength: number;
+  idleTimeoutS: number;
+  /** Paths served as WebSocket: `/ws` and `/ws/:id`; `id` is '' for `/ws`. */
+  createUserData(id: string, remoteAddress: string): U;
+  open(ws: Socket<U>): void;
+  message(ws: Socket<U>, text: string, bytes: number): void;
+  drain(ws: Socket<U>): void;
+  close(ws: Socket<U>): void;
+  http(req: HttpRequest): HttpReply | Promise<HttpReply>;
+}
+
+export interface Server {
+  readonly port: number;
+  publish(topic: string, message: Uint8Array): boolean;
+  subscribers(topic: string): number;
+  /** Ends every connection with `code`, closes the listen socket. */
+  close(code: number, reason: string): void;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 304: '304 Not Modified', 400: '400 Bad Request', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 429: '429 Too Many Requests',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
+  if (!('DEDICATED_COMPRESSOR_3KB' in uWS)) {
+    // The package falls back to a slow pure-JS emulation when its native build fails to load.
+    throw new Error('uWebSockets.js native build not loaded (glibc or Node ABI mismatch); refusing the JS fallback');
+  }
+  const sockets = new Set<uWS.WebSocket<U>>();
+  const app = uWS.App();
+
+  const upgrade = (res: uWS.HttpResponse, req: uWS.HttpRequest, ctx: uWS.us_socket_context_t, id: string) => {
+    const remote = decoder.decode(res.getRemoteAddressAsText());
+    res.upgrade(
+      o.createUserData(id, remote),
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      ctx,
+    );
+  };
+
+  const behavior: uWS.WebSocketBehavior<U> = {
+    maxPayloadLength: o.maxPayloadLength,
+    maxBackpressure: o.maxBackpressure,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: o.idleTimeoutS,
+    sendPingsAutomatically: true,
+    compression: uWS.DISABLED,
+    open: (ws) => {
+      sockets.add(ws);
+      o.open(ws as unknown as Socket<U>);
+    },
+    // Decoded before returning: the ArrayBuffer is neutered once this handler returns.
+    message: (ws, message) => o.message(ws as unknown as Socket<U>, decoder.decode(message), message.byteLength),
+    drain: (ws) => o.drain(ws as unknown as Socket<U>),
+    close: (ws) => {
+      sockets.delete(ws);
+      o.close(ws as unknown as Socket<U>);
+    },
+  };
+  app.ws<U>('/ws', { ...behavior, upgrade: (res, req, ctx) => upgrade(res, req, ctx, '') });
+  app.ws<U>('/ws/:id', { ...behavior, upgrade: (res, req, ctx) => upgrade(res, req, ctx, req.getParameter(0) ?? '') });
+
+  app.any('/*', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const url = req.getUrl();
+    const q = req.getQuery() ?? '';
+    const headers = new Map<string, string>();
+    req.forEach((k, v) => headers.set(k, v));
+    const request: HttpRequest = {
+      method: req.getMethod().toUpperCase(),
+      url,
+      query: new URLSearchParams(q),
+      header: (name) => headers.get(name.toLowerCase()) ?? '',
+    };
+    const write = (r: HttpReply) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(STATUS_TEXT[r.status] ?? String(r.status));
+        res.writeHeader('content-type', r.contentType ?? 'application/json');
+        for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+        res.end(r.body);
+      });
+    };
+    const fail = (e: unknown) =>
+      write({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String((e as Error)?.message ?? e) } }) });
+    try {
+      const r = o.http(request);
+      if (r instanceof Promise) r.then(write, fail);
+      else write(r);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(o.host, o.port, (listenSocket) => {
+      if (!listenSocket) {
+        reject(new Error(`cannot listen on ${o.host}:${o.port} (WEBSOCKET_PORT): address in use or not permitted`));
+        return;
+      }
+      resolve({
+        port: uWS.us_socket_local_port(listenSocket),
+        publish: (topic, message) => app.publish(topic, message, false),
+        subscribers: (topic) => app.numSubscribers(topic),
+        close: (code, reason) => {
+          uWS.us_listen_socket_close(listenSocket);
+          for (const ws of [...sockets]) ws.end(code, reason);
+          sockets.clear();
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,270 @@
+// Shard actor: owns its symbols' books and sequences; turns input records into metrics,
+// shared-memory history and one encoded frame per update.
+//
+// Per input record, in this order (the order is what makes a crash recoverable):
+//   1. validate, apply to a scratch book, reject crossed/locked books
+//   2. write the raw record for seq+1 (seqlocked slot)     ← resume and snapshots read it
+//   3. fold it into the current history point (seqlocked)
+//   4. queue the encoded frame for the front                ← published to clients
+//   5. commit the header: epoch, lastSeq, and the input position that produced it
+//   6. release the input record
+// A shard killed anywhere in 1–5 leaves the header at the previous seq; its successor
+// re-applies the same record with the same seq (the front drops the duplicate frame).
+// Killed between 5 and 6, the successor sees the record's position in the header and skips it.
+
+import { Book } from '../../book/book.js';
+import { computeMetrics } from '../../book/metrics.js';
+import { REJECT_REASONS, checkCrossing, checkLevels } from '../../book/validate.js';
+import type { Config } from '../../config.js';
+import { KIND_DELTA } from '../../feeds/types.js';
+import {
+  FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_UPDATE,
+  H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
+  IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
+  METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_EPOCH, R_EXCHANGE_TS,
+  R_FEED_TS, R_METRICS, R_SEQ,
+} from '../../ring/layout.js';
+import { QueueConsumer, QueueProducer } from '../../ring/spsc.js';
+import { SymbolStore } from '../../ring/symbol-store.js';
+import { TYPE_UPDATE, encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
+import { LatencyRecorder, nowMs } from '../../stats/latency.js';
+import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
+import type { ShardApi, ShardInit, ShardStats } from './messages.js';
+
+/** Records handled before yielding to the event loop, so control RPCs are never starved. */
+const BATCH = 512;
+/** Longest sleep while idle; a commit by the feed wakes the shard at once. */
+const IDLE_WAIT_MS = 250;
+
+/** One owned symbol: its book, where its sequence stands, and its shared store. */
+class OwnedSymbol {
+  book: Book;
+  epoch = 0;
+  lastSeq = 0;
+  lastBucket = -1;
+  lastInputPos = -1;
+  readonly symbolJson: Uint8Array;
+  readonly maxFrameBytes: number;
+
+  constructor(readonly id: number, readonly name: string, readonly store: SymbolStore, depth: number) {
+    this.book = new Book(depth);
+    this.symbolJson = symbolJsonBytes(name);
+    this.maxFrameBytes = FR_JSON_OFFSET + maxRecordFrameBytes(depth, this.symbolJson.length);
+  }
+}
+
+export class ShardActor implements ShardApi {
+  private readonly cfg: Config;
+  private readonly input: QueueConsumer;
+  private readonly frames: QueueProducer;
+  private readonly owned: (OwnedSymbol | undefined)[] = [];
+  private readonly inbox: RegistrationInbox;
+  /** Scratch book an update is applied to first, so a rejected update leaves no trace. */
+  private scratch: Book;
+  private running = true;
+  private readonly processing = new LatencyRecorder();
+  private accepted = 0;
+  private readonly rejected: number[] = REJECT_REASONS.map(() => 0);
+  private skippedReplays = 0;
+  private frameQueueFull = 0;
+  private newEpochs = 0;
+  private unknownSymbols = 0;
+
+  constructor(private readonly init: ShardInit) {
+    this.cfg = init.config;
+    this.input = new QueueConsumer(init.input);
+    this.frames = new QueueProducer(init.frames);
+    this.scratch = new Book(this.cfg.depth);
+    for (const r of init.symbols) this.adopt(r);
+    this.inbox = new RegistrationInbox(init.registrations, (r) => this.adopt(r));
+  }
+
+  /** Takes ownership of a symbol, continuing its sequence from the shared store when it can. */
+  private adopt(r: SymbolRegistration): void {
+    if (r.shard !== this.init.index || this.owned[r.id]) return;
+    const store = new SymbolStore(r.store, {
+      depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity,
+    });
+    const s = new OwnedSymbol(r.id, r.name, store, this.cfg.depth);
+    this.owned[r.id] = s;
+    if (store.headerTorn()) {
+      // The previous owner died inside a header write: the sequence cannot be proven
+      // continuous, so the next accepted update starts a new epoch (clients get a resync).
+      store.resetHeaderLock();
+      s.epoch = 0;
+      return;
+    }
+    if (!store.readHeader()) return;
+    const h = store.header;
+    s.epoch = h[H_EPOCH];
+    s.lastSeq = h[H_LAST_SEQ];
+    s.lastBucket = h[H_LAST_BUCKET];
+    s.lastInputPos = h[H_LAST_INPUT_POS];
+    if (s.lastSeq > 0) {
+      const rec = new Float64Array(store.rawFields);
+      if (store.readRaw(s.lastSeq, s.epoch, rec, 0)) s.book.loadFromRecord(rec, 0);
+      else s.epoch = 0; // the book cannot be rebuilt: start a new sequence
+    }
+  }
+
+  async run(): Promise<void> {
+    const q = this.input;
+    while (this.running) {
+      let n = 0;
+      for (let at = q.peek(); at >= 0; at = q.peek()) {
+        this.handle(at, q.position);
+        q.release();
+        if (++n === BATCH) break;
+      }
+      if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
+      else await q.waitForData(IDLE_WAIT_MS);
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    this.inbox.close();
+  }
+
+  private handle(at: number, position: number): void {
+    const q = this.input;
+    const w = at >> 2; // u32 index of the payload
+    const b = at >> 3; // f64 index of the payload
+    const id = q.u32[w + IN_SYMBOL];
+    let s = this.owned[id];
+    if (s === undefined) {
+      this.inbox.drainSync();
+      s = this.owned[id];
+      if (s === undefined) {
+        this.unknownSymbols++; // not ours or never registered: a routing bug, counted not fatal
+        return;
+      }
+    }
+    if (position === s.lastInputPos) {
+      this.skippedReplays++; // applied by our predecessor just before it died
+      return;
+    }
+    const kind = q.u32[w + IN_KIND];
+    const bids = q.u32[w + IN_BID_COUNT];
+    const asks = q.u32[w + IN_ASK_COUNT];
+    const levels = b + IN_LEVELS;
+    const store = s.store;
+
+    let reject = checkLevels(q.f64, levels, bids, asks, kind);
+    if (reject === 0) {
+      const next = this.scratch;
+      next.copyFrom(s.book);
+      if (kind === KIND_DELTA) next.applyDelta(q.f64, levels, bids, asks);
+      else next.applySnapshot(q.f64, levels, bids, asks);
+      reject = checkCrossing(next);
+      if (reject === 0) {
+        this.scratch = s.book; // swap: the old book becomes the next scratch
+        s.book = next;
+      }
+    }
+    if (reject !== 0) {
+      this.rejected[reject]++;
+      store.bump(H_REJECTED);
+      return;
+    }
+
+    if (s.epoch === 0) this.startEpoch(s);
+    const seq = s.lastSeq + 1;
+    const feedTs = q.f64[b + IN_FEED_TS];
+    const exchangeTs = q.f64[b + IN_EXCHANGE_TS];
+    const f = store.f64;
+
+    // 2. raw record
+    const slot = store.rawSlot(seq);
+    store.beginWrite(slot * 2);
+    f[slot + R_SEQ] = seq;
+    f[slot + R_EPOCH] = s.epoch;
+    f[slot + R_FEED_TS] = feedTs;
+    f[slot + R_EXCHANGE_TS] = exchangeTs;
+    computeMetrics(s.book, f, slot + R_METRICS);
+    s.book.writeToRecord(f, slot);
+    store.endWrite(slot * 2);
+
+    // 3. history point: the metrics at the end of the bucket are the latest folded in
+    const eventTs = exchangeTs > 0 ? exchangeTs : feedTs;
+    let bucket = Math.floor(eventTs / this.cfg.historyResolutionMs);
+    if (bucket < s.lastBucket) bucket = s.lastBucket; // late timestamps fold into the open bucket
+    const p = store.historySlot(bucket);
+    store.beginWrite(p * 2);
+    if (f[p + P_BUCKET] !== bucket || f[p + P_EPOCH] !== s.epoch) {
+      f[p + P_BUCKET] = bucket;
+      f[p + P_EPOCH] = s.epoch;
+      f[p + P_COUNT] = 0;
+    }
+    f[p + P_SEQ] = seq;
+    f[p + P_COUNT] += 1;
+    for (let m = 0; m < METRIC_COUNT; m++) f[p + P_METRICS + m] = f[slot + R_METRICS + m];
+    store.endWrite(p * 2);
+
+    // 4. frame for the front, encoded once; if its queue is full the frame is skipped and
+    // the front, seeing the seq jump, resyncs that symbol's subscribers from the raw ring.
+    const fq = this.frames;
+    const fa = fq.reserve(s.maxFrameBytes);
+    if (fa >= 0) {
+      const fb = fa >> 3;
+      fq.f64[fb + FR_SEQ] = seq;
+      fq.f64[fb + FR_EPOCH] = s.epoch;
+      fq.f64[fb + FR_FEED_TS] = feedTs;
+      const end = encodeRecord(fq.bytes, fa + FR_JSON_OFFSET, TYPE_UPDATE, s.symbolJson, f, slot, this.cfg.depth);
+      const jsonLength = end - (fa + FR_JSON_OFFSET);
+      fq.u32[(fa >> 2) + FR_KIND] = FRAME_UPDATE;
+      fq.u32[(fa >> 2) + FR_JSON_LENGTH] = jsonLength;
+      fq.commit(FR_JSON_OFFSET + jsonLength, s.id);
+    } else {
+      this.frameQueueFull++;
+    }
+
+    // 5. header: from here on, seq is the symbol's committed sequence
+    store.commitHeader(s.epoch, seq, feedTs, position, bucket);
+    store.bump(H_ACCEPTED);
+    s.lastSeq = seq;
+    s.lastBucket = bucket;
+    s.lastInputPos = position;
+    this.accepted++;
+    this.processing.recordMs(nowMs() - feedTs);
+  }
+
+  private startEpoch(s: OwnedSymbol): void {
+    const previous = s.store.f64[H_EPOCH];
+    s.epoch = Math.max(Date.now(), previous + 1);
+    s.lastSeq = 0;
+    s.lastBucket = Math.max(-1, s.store.f64[H_LAST_BUCKET]);
+    this.newEpochs++;
+  }
+
+  // ── control API ──────────────────────────────────────────────────────────────
+
+  stats(): ShardStats {
+    const rejected: Record<string, number> = {};
+    REJECT_REASONS.forEach((name, i) => {
+      if (i > 0) rejected[name] = this.rejected[i];
+    });
+    if (this.unknownSymbols > 0) rejected.unknown_symbol = this.unknownSymbols;
+    return {
+      index: this.init.index,
+      symbols: this.owned.filter(Boolean).length,
+      accepted: this.accepted,
+      rejected,
+      skippedReplays: this.skippedReplays,
+      frameQueueFull: this.frameQueueFull,
+      newEpochs: this.newEpochs,
+      inputQueue: { depthBytes: this.input.depth(), capacityBytes: this.input.capacity },
+      frameQueue: { depthBytes: this.frames.depth(), capacityBytes: this.frames.capacity },
+      processing: this.processing.summary(),
+    };
+  }
+
+  async drained(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.input.depth() > 0) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return true;
+  }
+}

@@ -1,0 +1,99 @@
+// The supervisor's feed sink: names symbols, owns their shared stores, routes updates to shards by hash.
+
+import type { Config } from '../../config.js';
+import { writeInputRecord } from '../../feeds/encode-input.js';
+import type { BookUpdate, FeedSink } from '../../feeds/types.js';
+import type { Logger } from '../../log.js';
+import { inputRecordBytes } from '../../ring/layout.js';
+import { QueueProducer } from '../../ring/spsc.js';
+import { createStoreBuffer } from '../../ring/symbol-store.js';
+import { nowMs } from '../../stats/latency.js';
+import type { SymbolRegistration } from '../registry.js';
+
+const SYMBOL_NAME = /^[A-Za-z0-9._:/-]{1,32}$/;
+
+/** FNV-1a over the name's UTF-16 code units: stable across runs, so a symbol keeps its shard. */
+export function shardOf(name: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export interface RouterCounters {
+  offered: number;
+  queueFullDrops: number;
+  malformed: number;
+  lastMalformed?: string;
+}
+
+export class Router implements FeedSink {
+  readonly registrations: SymbolRegistration[] = [];
+  private readonly byName = new Map<string, SymbolRegistration>();
+  private readonly inputs: QueueProducer[];
+  readonly counters: RouterCounters = { offered: 0, queueFullDrops: 0, malformed: 0 };
+  /** Called for every new symbol, before its first update is queued. */
+  onRegister: (r: SymbolRegistration) => void = () => {};
+
+  constructor(private readonly cfg: Config, inputs: SharedArrayBuffer[], private readonly log: Logger) {
+    this.inputs = inputs.map((sab) => new QueueProducer(sab));
+  }
+
+  /** Registers a symbol (idempotent); undefined when the name is invalid or the table is full. */
+  register(name: string): SymbolRegistration | undefined {
+    const known = this.byName.get(name);
+    if (known) return known;
+    if (!SYMBOL_NAME.test(name)) {
+      this.malformed(`symbol ${JSON.stringify(name.slice(0, 40))}: expected 1-32 characters of [A-Za-z0-9._:/-]`);
+      return undefined;
+    }
+    if (this.registrations.length >= this.cfg.maxSymbols) {
+      this.malformed(`symbol ${name}: MAX_SYMBOLS (${this.cfg.maxSymbols}) reached`);
+      return undefined;
+    }
+    const r: SymbolRegistration = {
+      id: this.registrations.length,
+      name,
+      shard: shardOf(name, this.cfg.shards),
+      store: createStoreBuffer({ depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity }),
+    };
+    this.registrations.push(r);
+    this.byName.set(name, r);
+    // Announce before the first update is queued: consumers that meet the id can then
+    // always find the registration in their port (RegistrationInbox.drainSync).
+    this.onRegister(r);
+    return r;
+  }
+
+  offer(u: BookUpdate): boolean {
+    const r = this.byName.get(u.symbol) ?? this.register(u.symbol);
+    if (r === undefined) return true; // consumed: counted as malformed
+    const q = this.inputs[r.shard];
+    const bytes = inputRecordBytes(u.bidCount, u.askCount);
+    const at = q.reserve(bytes);
+    if (at < 0) {
+      // The shard is behind (or restarting): refuse rather than queue without bound.
+      this.counters.queueFullDrops++;
+      return false;
+    }
+    writeInputRecord(u, r.id, nowMs(), q.f64, q.u32, at >> 3);
+    q.commit(bytes, r.id);
+    this.counters.offered++;
+    return true;
+  }
+
+  malformed(reason: string): void {
+    this.counters.malformed++;
+    if (this.counters.malformed <= 10 || this.counters.malformed % 10_000 === 0) {
+      this.log.warn(`malformed feed input (${this.counters.malformed} so far)`, { reason });
+    }
+    this.counters.lastMalformed = reason;
+  }
+
+  /** Bytes queued towards each shard. */
+  queueDepths(): number[] {
+    return this.inputs.map((q) => q.capacity - q.free());
+  }
+}

@@ -1,0 +1,226 @@
+// The supervisor (main thread): owns the shared memory, starts the actors and the feed, stops them in order.
+//
+// Start: queues and symbol stores → front actor (listening) → shards → feed.
+// Stop:  feed → shards drain their input → front drains frames → front closes sockets → exit.
+// Shared memory lives here, not in the actors, so a restarted actor finds it intact.
+
+import { EventEmitter } from 'node:events';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Config } from '../../config.js';
+import { ReplayFeed } from '../../feeds/replay.js';
+import { DEFAULT_SYMBOLS, SimulatorFeed } from '../../feeds/simulator.js';
+import type { Feed } from '../../feeds/types.js';
+import { type Logger, logger } from '../../log.js';
+import { createQueueBuffer } from '../../ring/spsc.js';
+import { type Remote, connect, disconnect, serve } from '../control.js';
+import type { ComponentHealth, FrontApi, FrontInit, SupervisorApi, SupervisorStats } from '../front/messages.js';
+import type { SymbolRegistration } from '../registry.js';
+import type { ShardApi, ShardInit } from '../shard/messages.js';
+import { ActorHandle, type Spawned } from './actor-handle.js';
+import { Router } from './router.js';
+
+/** Graceful shutdown waits this long for each stage to drain before moving on. */
+const DRAIN_TIMEOUT_MS = 5000;
+const RATE_SAMPLE_MS = 1000;
+
+interface Link<Api> {
+  api?: Remote<Api>;
+  registrations?: MessagePort;
+}
+
+export class Supervisor extends EventEmitter implements SupervisorApi {
+  readonly log: Logger = logger('supervisor');
+  readonly router: Router;
+  private readonly inputs: SharedArrayBuffer[];
+  private readonly frames: SharedArrayBuffer[];
+  private readonly shards: ActorHandle[] = [];
+  private readonly shardLinks: Link<ShardApi>[] = [];
+  private front?: ActorHandle;
+  private readonly frontLink: Link<FrontApi> = {};
+  private feed?: Feed;
+  private readonly startedAt = Date.now();
+  private stopping?: Promise<void>;
+  private sampler?: NodeJS.Timeout;
+  private rates = { at: Date.now(), accepted: [] as number[], published: 0, perShard: [] as number[], publishedPerS: 0 };
+  port = 0;
+
+  constructor(readonly cfg: Config) {
+    super();
+    this.inputs = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.inputQueueBytes));
+    this.frames = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.frameQueueBytes));
+    this.router = new Router(cfg, this.inputs, logger('router'));
+    this.router.onRegister = (r) => this.announce(r);
+  }
+
+  async start(): Promise<void> {
+    this.feed = this.createFeed();
+    if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
+
+    this.front = this.supervise('front', 'front', () => this.prepareFront());
+    await this.front.start();
+    for (let i = 0; i < this.cfg.shards; i++) {
+      this.shardLinks.push({});
+      this.shards.push(this.supervise(`shard-${i}`, 'shard', () => this.prepareShard(i)));
+    }
+    await Promise.all(this.shards.map((s) => s.start()));
+    this.feed.start(this.router);
+    if (this.feed instanceof ReplayFeed) {
+      this.feed.done.catch((e: Error) => this.log.error('replay feed failed', { error: e.message }));
+    }
+    this.sampler = setInterval(() => void this.sampleRates(), RATE_SAMPLE_MS);
+    this.sampler.unref();
+  }
+
+  private createFeed(): Feed {
+    const c = this.cfg;
+    if (c.feed === 'replay') return new ReplayFeed({ path: c.replayFile!, speed: c.replaySpeed, maxLevels: c.depth });
+    return new SimulatorFeed({
+      symbols: [...(c.symbols ?? DEFAULT_SYMBOLS)],
+      updatesPerSecond: c.simUpdatesPerSecond,
+      depth: c.depth,
+      seed: c.simSeed ?? Date.now() % 2 ** 31,
+    });
+  }
+
+  private supervise(name: string, entry: string, prepare: () => Spawned): ActorHandle {
+    const h = new ActorHandle({
+      name, entry, prepare, log: this.log,
+      backoffMs: this.cfg.restartBackoffMs, backoffMaxMs: this.cfg.restartBackoffMaxMs, maxStartFailures: this.cfg.maxStartFailures,
+    });
+    h.on('fatal', (e: Error) => {
+      this.log.error(e.message);
+      this.emit('fatal', e);
+    });
+    return h;
+  }
+
+  // ── actor start-up data: fresh ports, the same shared memory ──────────────────
+
+  private prepareShard(i: number): Spawned {
+    const control = new MessageChannel();
+    const registrations = new MessageChannel();
+    const init: ShardInit = {
+      index: i, config: this.cfg, input: this.inputs[i], frames: this.frames[i],
+      control: control.port2, registrations: registrations.port2,
+      symbols: this.router.registrations.filter((r) => r.shard === i),
+    };
+    const link = this.shardLinks[i];
+    link.registrations = registrations.port1;
+    return {
+      workerData: init,
+      transferList: [control.port2, registrations.port2],
+      onReady: () => {
+        link.api = connect<ShardApi>(control.port1);
+      },
+      onGone: () => {
+        if (link.api) disconnect(link.api);
+        link.api = undefined;
+        control.port1.close();
+        registrations.port1.close();
+      },
+    };
+  }
+
+  private prepareFront(): Spawned {
+    const control = new MessageChannel();
+    const supervisor = new MessageChannel();
+    const registrations = new MessageChannel();
+    serve<SupervisorApi>(this, supervisor.port1);
+    const init: FrontInit = {
+      config: this.cfg, frames: this.frames, control: control.port2, supervisor: supervisor.port2,
+      registrations: registrations.port2, symbols: [...this.router.registrations],
+    };
+    this.frontLink.registrations = registrations.port1;
+    return {
+      workerData: init,
+      transferList: [control.port2, supervisor.port2, registrations.port2],
+      onReady: (m) => {
+        this.port = m.port as number;
+        this.frontLink.api = connect<FrontApi>(control.port1);
+      },
+      onGone: () => {
+        if (this.frontLink.api) disconnect(this.frontLink.api);
+        this.frontLink.api = undefined;
+        for (const p of [control.port1, supervisor.port1, registrations.port1]) p.close();
+      },
+    };
+  }
+
+  private announce(r: SymbolRegistration): void {
+    this.frontLink.registrations?.postMessage(r);
+    this.shardLinks[r.shard]?.registrations?.postMessage(r);
+  }
+
+  // ── control API (served to the front actor) ───────────────────────────────────
+
+  async stats(): Promise<SupervisorStats> {
+    const shards = await Promise.all(
+      this.shards.map(async (h, i) => {
+        const api = this.shardLinks[i].api;
+        if (!api || h.state !== 'running') return { index: i, status: h.state };
+        return { ...(await api.stats()), status: h.state, restarts: h.restarts, updatesPerS: this.rates.perShard[i] ?? 0 };
+      }),
+    );
+    const c = this.router.counters;
+    return {
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      feed: { name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed },
+      restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0),
+      shards,
+      publishedPerS: this.rates.publishedPerS,
+    };
+  }
+
+  health(): Record<string, ComponentHealth> {
+    const out: Record<string, ComponentHealth> = {};
+    for (const h of this.shards) {
+      out[h.name] = h.state === 'running' ? { status: 'ok' } : { status: 'degraded', detail: h.state };
+    }
+    out.feed = this.feed ? { status: 'ok', detail: this.feed.name } : { status: 'down' };
+    return out;
+  }
+
+  private async sampleRates(): Promise<void> {
+    const now = Date.now();
+    const dt = (now - this.rates.at) / 1000;
+    const accepted = await Promise.all(
+      this.shardLinks.map((l) => (l.api ? l.api.stats().then((s) => s.accepted, () => 0) : Promise.resolve(0))),
+    );
+    const published = this.frontLink.api ? (await this.frontLink.api.stats().catch(() => undefined))?.framesPublished ?? 0 : 0;
+    this.rates = {
+      at: now,
+      accepted,
+      published,
+      perShard: accepted.map((a, i) => Math.max(0, Math.round((a - (this.rates.accepted[i] ?? 0)) / dt))),
+      publishedPerS: Math.max(0, Math.round((published - this.rates.published) / dt)),
+    };
+  }
+
+  // ── operations ───────────────────────────────────────────────────────────────
+
+  /** Kills shard `i` as a crash would; it is restarted from the shared memory. */
+  killShard(i: number): Promise<void> {
+    return this.shards[i].kill();
+  }
+
+  shardState(i: number): string {
+    return this.shards[i].state;
+  }
+
+  /** Graceful stop: feed, then shards drain, then the front drains and closes its sockets. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.sampler) clearInterval(this.sampler);
+    await this.feed?.stop();
+    await Promise.all(this.shardLinks.map((l) => l.api?.drained(DRAIN_TIMEOUT_MS)));
+    await this.frontLink.api?.drained(DRAIN_TIMEOUT_MS);
+    await Promise.all(this.shards.map((h) => h.stop()));
+    await this.front?.stop(async () => {
+      await this.frontLink.api?.close();
+    });
+  }
+}

@@ -1,0 +1,138 @@
+// The one typed configuration of tickplant: schema with defaults, read from config/ and env, frozen.
+//
+// Precedence: defaults < JSON file (TICKPLANT_CONFIG, else config/tickplant.json if present)
+// < environment variables (the seeds' names where they have one). Only this file reads
+// process.env for settings; everything else receives a frozen Config.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const pow2 = (min: number, max: number) =>
+  int(min, max).refine((n) => (n & (n - 1)) === 0, { message: 'must be a power of two' });
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
+const symbolList = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))])
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:/-]{1,32}$/, 'symbols are 1-32 characters of [A-Za-z0-9._:/-]')).min(1).max(10_000));
+
+/** Every option, its environment variable, default and meaning. The README's table mirrors this. */
+export const configSchema = z.object({
+  host: z.string().default('0.0.0.0'), // HOST: interface the front actor listens on
+  port: int(0, 65535).default(8000), // WEBSOCKET_PORT: HTTP + WebSocket port (0: any free port)
+  shards: int(1, 64).default(Math.max(1, availableParallelism() - 1)), // SHARDS: shard actors
+  depth: int(1, 200).default(20), // BOOK_DEPTH: levels kept per side
+  rawCapacity: pow2(64, 1 << 20).default(16_384), // RAW_RING_CAPACITY: raw updates kept per symbol (resume window)
+  historyResolutionMs: int(100, 3_600_000).default(1000), // HISTORY_RESOLUTION_MS: one history point per this
+  historyCapacity: pow2(64, 1 << 22).optional(), // HISTORY_RING_CAPACITY: points per symbol (default: ≥ 36 h)
+  inputQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 22), // INPUT_QUEUE_BYTES: feed → shard queue, per shard
+  frameQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 23), // FRAME_QUEUE_BYTES: shard → front queue, per shard
+  feed: z.enum(['simulator', 'replay']).default('simulator'), // FEED
+  symbols: symbolList.optional(), // SYMBOLS: comma-separated (default: 20 simulator symbols)
+  maxSymbols: int(1, 100_000).default(1024), // MAX_SYMBOLS: symbols served; each has its own shared store
+  simUpdatesPerSecond: z.coerce.number().min(0.1).max(1_000_000).default(100), // SIM_UPDATES_PER_SECOND: per symbol
+  simSeed: int(0, 2 ** 31 - 1).optional(), // SIM_SEED: reproducible simulator runs
+  replayFile: z.string().optional(), // REPLAY_FILE: NDJSON order-book updates (FEED=replay)
+  replaySpeed: z.coerce.number().min(0).max(1e6).default(1), // REPLAY_SPEED: 1 recorded pace, 0 as fast as possible
+  staleAfterMs: int(100, 86_400_000).default(5000), // STALE_AFTER_MS: a symbol silent this long is stale
+  wsMaxBackpressure: int(1 << 16, 1 << 30).default(1 << 24), // WS_MAX_BACKPRESSURE: uWS hard ceiling per connection
+  wsConflateBytes: int(1 << 12, 1 << 28).default(1 << 20), // WS_CONFLATE_BYTES: backlog that conflates a client
+  wsMaxMessageBytes: int(64, 1 << 20).default(4096), // WS_MAX_MESSAGE_BYTES: larger client messages get an error frame
+  wsMaxSubscriptions: int(1, 100_000).default(500), // WS_MAX_SUBSCRIPTIONS: per connection
+  wsIdleTimeoutS: int(0, 960).default(120), // WS_IDLE_TIMEOUT_S: 0 disables
+  snapshotThreads: int(1, 16).default(1), // SNAPSHOT_THREADS: piscina threads building history payloads
+  marketTimeZone: z.string().default('UTC'), // MARKET_TIMEZONE: "today" starts at 00:00 here
+  restartBackoffMs: int(10, 60_000).default(200), // RESTART_BACKOFF_MS: first restart delay, doubling
+  restartBackoffMaxMs: int(10, 600_000).default(5000), // RESTART_BACKOFF_MAX_MS
+  maxStartFailures: int(1, 100).default(5), // MAX_START_FAILURES: consecutive failed starts that stop the process
+  databaseUrl: z.string().optional(), // DATABASE_URL (issue 3: persistence)
+  redisUrl: z.string().optional(), // REDIS_URL
+  redisPassword: z.string().optional(), // REDIS_PASSWORD
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'), // LOG_LEVEL
+  logJson: bool.default(false), // LOG_JSON: one JSON object per line
+});
+
+export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapacity' | 'symbols'> & {
+  historyCapacity: number;
+  symbols: readonly string[] | undefined;
+}>;
+
+/** Environment variable for each option. */
+export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
+  host: 'HOST', port: 'WEBSOCKET_PORT', shards: 'SHARDS', depth: 'BOOK_DEPTH',
+  rawCapacity: 'RAW_RING_CAPACITY', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
+  historyCapacity: 'HISTORY_RING_CAPACITY', inputQueueBytes: 'INPUT_QUEUE_BYTES',
+  frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
+  simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', replayFile: 'REPLAY_FILE',
+  replaySpeed: 'REPLAY_SPEED', staleAfterMs: 'STALE_AFTER_MS', wsMaxBackpressure: 'WS_MAX_BACKPRESSURE',
+  wsConflateBytes: 'WS_CONFLATE_BYTES', wsMaxMessageBytes: 'WS_MAX_MESSAGE_BYTES',
+  wsMaxSubscriptions: 'WS_MAX_SUBSCRIPTIONS', wsIdleTimeoutS: 'WS_IDLE_TIMEOUT_S',
+  snapshotThreads: 'SNAPSHOT_THREADS', marketTimeZone: 'MARKET_TIMEZONE',
+  restartBackoffMs: 'RESTART_BACKOFF_MS', restartBackoffMaxMs: 'RESTART_BACKOFF_MAX_MS',
+  maxStartFailures: 'MAX_START_FAILURES', databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL',
+  redisPassword: 'REDIS_PASSWORD', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
+};
+
+const DEFAULT_FILE = 'config/tickplant.json';
+/** Enough points for a day and a half at the configured resolution: today plus late replays. */
+const HISTORY_SPAN_MS = 36 * 3600_000;
+
+/**
+ * Builds the frozen configuration. `overrides` (tests, benchmarks) win over everything.
+ * Throws ConfigError naming the option and its environment variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<z.input<typeof configSchema>> = {}): Config {
+  const raw: Record<string, unknown> = { ...readFile(env.TICKPLANT_CONFIG) };
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  Object.assign(raw, overrides);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0] ?? '');
+    const name = ENV_NAMES[key as keyof typeof ENV_NAMES];
+    throw new ConfigError(`invalid configuration: ${key}${name ? ` (${name})` : ''}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  if (c.feed === 'replay' && !c.replayFile) throw new ConfigError('invalid configuration: replayFile (REPLAY_FILE) is required when FEED=replay');
+  if (c.wsConflateBytes >= c.wsMaxBackpressure) {
+    throw new ConfigError('invalid configuration: wsConflateBytes (WS_CONFLATE_BYTES) must be below wsMaxBackpressure (WS_MAX_BACKPRESSURE)');
+  }
+  if (c.restartBackoffMaxMs < c.restartBackoffMs) {
+    throw new ConfigError('invalid configuration: restartBackoffMaxMs (RESTART_BACKOFF_MAX_MS) must be >= restartBackoffMs');
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: c.marketTimeZone });
+  } catch {
+    throw new ConfigError(`invalid configuration: marketTimeZone (MARKET_TIMEZONE): unknown time zone "${c.marketTimeZone}"`);
+  }
+  const historyCapacity = c.historyCapacity ?? nextPowerOfTwo(Math.ceil(HISTORY_SPAN_MS / c.historyResolutionMs));
+  return Object.freeze({ ...c, historyCapacity, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined });
+}
+
+function readFile(explicit: string | undefined): Record<string, unknown> {
+  const path = explicit ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`invalid configuration: cannot read ${path} (TICKPLANT_CONFIG): ${(e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`invalid configuration: ${path} (TICKPLANT_CONFIG) is not a JSON object: ${(e as Error).message}`);
+  }
+}
+
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

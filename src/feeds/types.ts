@@ -1,0 +1,43 @@
+// What every feed produces and where it hands it: one reusable BookUpdate, one sink.
+
+export const KIND_SNAPSHOT = 0; // the levels replace the book side(s) entirely
+export const KIND_DELTA = 1; // each level upserts (size > 0) or deletes (size 0) a price level
+
+/**
+ * A book update as a feed hands it over. Feeds fill one instance and reuse it for every
+ * update (no per-update allocation); a sink must copy what it keeps before returning.
+ * Bids are best (highest) first, asks best (lowest) first, for snapshots; deltas are unordered.
+ */
+export interface BookUpdate {
+  symbol: string;
+  kind: number; // KIND_SNAPSHOT | KIND_DELTA
+  exchangeTs: number; // ms since epoch from the source; 0 when unknown
+  bidCount: number;
+  askCount: number;
+  bidPx: Float64Array; // capacity: the feed's maximum levels per side
+  bidSz: Float64Array;
+  askPx: Float64Array;
+  askSz: Float64Array;
+}
+
+export function createBookUpdate(maxLevels: number): BookUpdate {
+  return {
+    symbol: '', kind: KIND_SNAPSHOT, exchangeTs: 0, bidCount: 0, askCount: 0,
+    bidPx: new Float64Array(maxLevels), bidSz: new Float64Array(maxLevels),
+    askPx: new Float64Array(maxLevels), askSz: new Float64Array(maxLevels),
+  };
+}
+
+/** Where a feed delivers. `offer` returns false when the update could not be queued (full). */
+export interface FeedSink {
+  offer(update: BookUpdate): boolean;
+  /** A line or message the feed could not parse: counted and reported, never fatal. */
+  malformed(reason: string): void;
+}
+
+/** A running feed. `stop` resolves once no further `offer` calls will be made. */
+export interface Feed {
+  readonly name: string;
+  start(sink: FeedSink): void;
+  stop(): Promise<void>;
+}

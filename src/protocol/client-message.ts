@@ -1,0 +1,180 @@
+// Client→server WebSocket messages: validation (zod), stable error codes, and the rare frames.
+//
+// Bad input never throws out of here: parseClientMessage returns a code and a message naming
+// the field, which the front actor sends back as an error frame to that client only.
+// Unknown fields are ignored, so clients may send fields of newer protocol versions.
+
+import { z } from 'zod';
+
+/** Stable error codes of `{"type":"error","code",…}`; clients may branch on them. */
+export const ERROR_CODES = [
+  'invalid_json', // the text is not JSON
+  'invalid_message', // JSON, but not a valid message: the message names the field
+  'unknown_action', // `action` is a string we do not know: the message names it
+  'payload_too_large', // the frame exceeds the server's maximum message size
+  'unknown_symbol', // no feed carries this symbol
+  'too_many_subscriptions', // the connection reached its subscription limit
+  'not_subscribed', // unsubscribe from a symbol the connection does not follow
+  'internal', // the server failed; the client did nothing wrong
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
+export type ClientAction = (typeof CLIENT_ACTIONS)[number];
+
+/** Where a resuming client stopped: the last `seq` it received, of sequence `epoch`. */
+export interface ResumePoint {
+  seq: number;
+  epoch: number;
+}
+
+export type ClientMessage =
+  | {
+      action: 'subscribe';
+      symbol: string;
+      /** History resolution in ms; 0: no history; undefined: the server's default. */
+      resolutionMs: number | undefined;
+      /** Present when the client resumes instead of starting afresh. */
+      resume: ResumePoint | undefined;
+    }
+  | { action: 'unsubscribe'; symbol: string }
+  | { action: 'ping'; id: string | number | undefined };
+
+export type ParseResult = { ok: true; msg: ClientMessage } | { ok: false; code: ErrorCode; message: string };
+
+export const SYMBOL_MAX_LENGTH = 32;
+export const RESOLUTION_MIN_MS = 1_000;
+export const RESOLUTION_MAX_MS = 3_600_000;
+const PING_ID_MAX_LENGTH = 64;
+
+const SYMBOL_ERROR = `expected a string of 1-${SYMBOL_MAX_LENGTH} characters [A-Za-z0-9._:/-]`;
+const RESOLUTION_ERROR = 'expected "none", a duration from "1s" to "1h" such as "1s", "5m", "1h", or whole seconds 1-3600';
+const DURATION_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000 };
+
+const symbolSchema = z
+  .string({ error: SYMBOL_ERROR })
+  .regex(new RegExp(`^[A-Za-z0-9._:/-]{1,${SYMBOL_MAX_LENGTH}}$`), { error: SYMBOL_ERROR });
+
+const durationMs = (v: string): number => Number(v.slice(0, -1)) * DURATION_UNIT_MS[v.slice(-1)];
+const DURATION_RE = /^\d{1,7}[smh]$/;
+const SECONDS_RE = /^\d{1,7}$/;
+
+/**
+ * A history resolution in ms (0 for "none"), from a message field or a query parameter:
+ * "none", a duration "1s".."1h", or whole seconds 1..3600 (a number, or digits in a query).
+ * On failure, `message` says what is expected; the caller prefixes the field's name.
+ */
+export function parseResolution(value: unknown): { ok: true; ms: number } | { ok: false; message: string } {
+  if (value === 'none') return { ok: true, ms: 0 };
+  let ms = 0;
+  if (typeof value === 'number' && Number.isInteger(value)) ms = value * 1_000;
+  else if (typeof value === 'string' && SECONDS_RE.test(value)) ms = Number(value) * 1_000;
+  else if (typeof value === 'string' && DURATION_RE.test(value)) ms = durationMs(value);
+  // "0s" and 0 are rejected, not read as "none": a client asking for none says so.
+  if (ms >= RESOLUTION_MIN_MS && ms <= RESOLUTION_MAX_MS) return { ok: true, ms };
+  return { ok: false, message: RESOLUTION_ERROR };
+}
+
+const resolutionSchema = z.unknown().transform((v, ctx): number => {
+  const r = parseResolution(v);
+  if (r.ok) return r.ms;
+  ctx.issues.push({ code: 'custom', message: r.message, input: v });
+  return z.NEVER;
+});
+
+// One form only: `resume: {seq, epoch}`. Top-level `last_seq`/`epoch` are not aliases; a
+// client sending them is simply not resumed (it gets history and the latest state instead).
+const resumeSchema = z.object(
+  {
+    seq: z.number({ error: 'expected an integer >= 0' }).int({ error: 'expected an integer >= 0' })
+      .min(0, { error: 'expected an integer >= 0' }),
+    epoch: z.number({ error: 'expected an integer > 0' }).int({ error: 'expected an integer > 0' })
+      .min(1, { error: 'expected an integer > 0' }),
+  },
+  { error: 'expected an object {"seq": <last seq received>, "epoch": <its epoch>}' },
+);
+
+const subscribeSchema = z.object({
+  symbol: symbolSchema,
+  resolution: resolutionSchema.optional(),
+  resume: resumeSchema.optional(),
+});
+const unsubscribeSchema = z.object({ symbol: symbolSchema });
+const PING_ID_IS = { error: `expected a string of at most ${PING_ID_MAX_LENGTH} characters or a number` };
+const pingSchema = z.object({
+  id: z.union([z.string(PING_ID_IS).max(PING_ID_MAX_LENGTH, PING_ID_IS), z.number(PING_ID_IS)], PING_ID_IS).optional(),
+});
+
+const ACTION_ERROR = `action: expected one of ${CLIENT_ACTIONS.map((a) => JSON.stringify(a)).join(', ')}`;
+
+const fail = (code: ErrorCode, message: string): ParseResult => ({ ok: false, code, message });
+
+/** The first issue as `field.path: what was expected`. */
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'message';
+  return `${path}: ${issue.message}`;
+}
+
+/** Validates one client text frame. Never throws. */
+export function parseClientMessage(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail('invalid_json', 'message: not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('invalid_message', 'message: expected a JSON object such as {"action":"subscribe","symbol":"US.AAPL"}');
+  }
+  const action = (value as Record<string, unknown>).action;
+  if (typeof action !== 'string') return fail('invalid_message', ACTION_ERROR);
+  switch (action) {
+    case 'subscribe': {
+      const r = subscribeSchema.safeParse(value);
+      if (!r.success) return fail('invalid_message', describe(r.error));
+      return { ok: true, msg: { action, symbol: r.data.symbol, resolutionMs: r.data.resolution, resume: r.data.resume } };
+    }
+    case 'unsubscribe': {
+      const r = unsubscribeSchema.safeParse(value);
+      if (!r.success) return fail('invalid_message', describe(r.error));
+      return { ok: true, msg: { action, symbol: r.data.symbol } };
+    }
+    case 'ping': {
+      const r = pingSchema.safeParse(value);
+      if (!r.success) return fail('invalid_message', describe(r.error));
+      return { ok: true, msg: { action, id: r.data.id } };
+    }
+    default: {
+      // Truncated: the message is echoed to the client and logged.
+      const shown = action.length > 32 ? `${action.slice(0, 32)}…` : action;
+      return fail('unknown_action', `unknown action ${JSON.stringify(shown)}: ${ACTION_ERROR}`);
+    }
+  }
+}
+
+/** `{"type":"error","code":…,"message":…}`, with `"symbol"` when the error concerns one. */
+export function errorFrame(code: ErrorCode, message: string, extra?: { symbol?: string }): string {
+  return extra?.symbol === undefined
+    ? JSON.stringify({ type: 'error', code, message })
+    : JSON.stringify({ type: 'error', code, message, symbol: extra.symbol });
+}
+
+/** `{"type":"pong"}`, echoing the ping's `id` when it had one. */
+export function pongFrame(id?: string | number): string {
+  return id === undefined ? '{"type":"pong"}' : JSON.stringify({ type: 'pong', id });
+}
+
+/** Confirms an unsubscribe: no further frames for this symbol follow. */
+export function unsubscribedFrame(symbol: string): string {
+  return JSON.stringify({ type: 'unsubscribed', symbol });
+}
+
+/**
+ * A symbol's feed went quiet (`stale`) or came back (`live`); `since` is when, as ISO time.
+ * A non-finite sinceMs is a caller bug, but must not throw on the front actor: it becomes null.
+ */
+export function statusFrame(symbol: string, status: 'live' | 'stale', sinceMs: number): string {
+  const since = Number.isFinite(sinceMs) && Math.abs(sinceMs) <= 8.64e15 ? new Date(sinceMs).toISOString() : null;
+  return JSON.stringify({ type: 'status', symbol, status, since });
+}

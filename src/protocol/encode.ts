@@ -1,0 +1,167 @@
+// Encoders of server→client frames straight from shared-memory records, allocation-free.
+//
+// The shard calls encodeRecord once per update (serialize once: the front publishes the same
+// bytes to every subscriber); the front actor and the snapshot pool use it for resume and
+// snapshots, and encodeHistoryPoint for historical_data. Every encoder writes into the
+// caller's Uint8Array at `pos` and returns the position after the frame; the caller reserves
+// maxRecordFrameBytes / HISTORY_POINT_MAX_BYTES first, since nothing here checks bounds.
+
+import {
+  METRIC_COUNT, METRIC_NAMES, P_BUCKET, P_COUNT, P_METRICS, P_SEQ,
+  R_ASK_COUNT, R_BID_COUNT, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_LEVELS, R_METRICS, R_SEQ,
+} from '../ring/layout.js';
+import { ISO_TIME_MAX_BYTES, MAX_NUMBER_BYTES, asciiBytes, writeBytes, writeIsoTimeAt, writeNumberAt } from './json-writer.js';
+
+/** Frame types, pre-encoded for the `type` argument of encodeRecord. */
+export const TYPE_UPDATE = asciiBytes('orderbook_update');
+export const TYPE_SNAPSHOT = asciiBytes('orderbook_snapshot');
+export const TYPE_RESYNC = asciiBytes('resync');
+/** Longest `type` the frame bound allows for; the three above fit. */
+export const MAX_TYPE_BYTES = 32;
+/** Longest `reason` (pre-encoded, JSON-safe) the frame bound allows for. */
+export const MAX_REASON_BYTES = 64;
+
+const F_TYPE = asciiBytes('{"type":"');
+const F_SYMBOL = asciiBytes('","symbol":"');
+const F_EPOCH = asciiBytes('","epoch":');
+const F_SEQ = asciiBytes(',"seq":');
+const F_REASON = asciiBytes(',"reason":"');
+const F_TIMESTAMP = asciiBytes(',"timestamp":"');
+const F_TIMESTAMP_AFTER_REASON = asciiBytes('","timestamp":"');
+const F_DATA = asciiBytes('","data":{');
+const F_BID_LEVELS = asciiBytes(',"bid_levels":[');
+const F_ASK_LEVELS = asciiBytes('],"ask_levels":[');
+const F_END = asciiBytes(']}}');
+const F_TIME = asciiBytes('{"time":"');
+const F_COUNT = asciiBytes(',"count":');
+// `"best_bid":` first, then `,"best_ask":` …: the comma travels with every name but the first.
+const F_METRICS: Uint8Array[] = METRIC_NAMES.map((name, i) => asciiBytes(`${i === 0 ? '' : ','}"${name}":`));
+const F_HISTORY_METRICS: Uint8Array[] = METRIC_NAMES.map((name) => asciiBytes(`,"${name}":`));
+
+const TIME_SCRATCH = new Float64Array(1);
+
+const CH_QUOTE = 34;
+const CH_COMMA = 44;
+const CH_LBRACKET = 91;
+const CH_RBRACKET = 93;
+const CH_RBRACE = 125;
+
+const sumLengths = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
+
+/** A level `[price,size]` and its separating comma. */
+const LEVEL_MAX_BYTES = 2 * MAX_NUMBER_BYTES + 4;
+
+const RECORD_FIXED_BYTES =
+  sumLengths([F_TYPE, F_SYMBOL, F_EPOCH, F_SEQ, F_REASON, F_TIMESTAMP_AFTER_REASON, F_DATA, F_BID_LEVELS, F_ASK_LEVELS, F_END])
+  + sumLengths(F_METRICS) + MAX_TYPE_BYTES + MAX_REASON_BYTES
+  + (2 + METRIC_COUNT) * MAX_NUMBER_BYTES + ISO_TIME_MAX_BYTES;
+
+/**
+ * Upper bound of an encodeRecord frame's bytes. `symbolLength` is the length of the
+ * pre-encoded symbol (symbolJsonBytes(symbol).length), not of the string.
+ */
+export function maxRecordFrameBytes(depth: number, symbolLength: number): number {
+  return RECORD_FIXED_BYTES + symbolLength + 2 * depth * LEVEL_MAX_BYTES;
+}
+
+/** Upper bound of one encodeHistoryPoint object. */
+export const HISTORY_POINT_MAX_BYTES =
+  sumLengths([F_TIME, F_SEQ, F_COUNT]) + 2 /* `"` closing the time, `}` */ + ISO_TIME_MAX_BYTES
+  + 2 * MAX_NUMBER_BYTES + sumLengths(F_HISTORY_METRICS) + METRIC_COUNT * MAX_NUMBER_BYTES;
+
+/** Writes `count` `[price,size]` pairs from f64[at…], comma-separated. */
+function writeLevels(out: Uint8Array, pos: number, f64: Float64Array, at: number, count: number): number {
+  for (let i = 0; i < count; i++, at += 2) {
+    if (i > 0) out[pos++] = CH_COMMA;
+    out[pos++] = CH_LBRACKET;
+    pos = writeNumberAt(out, pos, f64, at);
+    out[pos++] = CH_COMMA;
+    pos = writeNumberAt(out, pos, f64, at + 1);
+    out[pos++] = CH_RBRACKET;
+  }
+  return pos;
+}
+
+/** A level count as stored, clamped to 0..depth so a bad slot cannot overrun the frame bound. */
+function levelCount(v: number, depth: number): number {
+  return v > 0 ? (v < depth ? Math.floor(v) : depth) : 0;
+}
+
+/**
+ * Encodes the raw record at f64[base…] (layout.ts R_*) as
+ * `{"type":…,"symbol":…,"epoch":…,"seq":…[,"reason":…],"timestamp":…,"data":{metrics…,
+ * "bid_levels":[[p,s],…],"ask_levels":[…]}}`. `type`, `symbol` and `reason` are pre-encoded
+ * string insides (TYPE_*, symbolJsonBytes); the timestamp is the exchange's when known,
+ * else the feed's. NaN metrics are written as null.
+ */
+export function encodeRecord(
+  out: Uint8Array, pos: number, type: Uint8Array, symbol: Uint8Array,
+  f64: Float64Array, base: number, depth: number, reason?: Uint8Array,
+): number {
+  // The bound was computed with these allowances; past them the caller's buffer may overrun.
+  if (type.length > MAX_TYPE_BYTES) throw new RangeError(`encodeRecord: type is longer than MAX_TYPE_BYTES (${MAX_TYPE_BYTES})`);
+  if (reason !== undefined && reason.length > MAX_REASON_BYTES) {
+    throw new RangeError(`encodeRecord: reason is longer than MAX_REASON_BYTES (${MAX_REASON_BYTES})`);
+  }
+  pos = writeBytes(out, pos, F_TYPE);
+  pos = writeBytes(out, pos, type);
+  pos = writeBytes(out, pos, F_SYMBOL);
+  pos = writeBytes(out, pos, symbol);
+  pos = writeBytes(out, pos, F_EPOCH);
+  pos = writeNumberAt(out, pos, f64, base + R_EPOCH);
+  pos = writeBytes(out, pos, F_SEQ);
+  pos = writeNumberAt(out, pos, f64, base + R_SEQ);
+  if (reason !== undefined) {
+    pos = writeBytes(out, pos, F_REASON);
+    pos = writeBytes(out, pos, reason);
+    pos = writeBytes(out, pos, F_TIMESTAMP_AFTER_REASON);
+  } else {
+    pos = writeBytes(out, pos, F_TIMESTAMP);
+  }
+  pos = writeIsoTimeAt(out, pos, f64, f64[base + R_EXCHANGE_TS] > 0 ? base + R_EXCHANGE_TS : base + R_FEED_TS);
+  pos = writeBytes(out, pos, F_DATA);
+  const metrics = base + R_METRICS;
+  for (let m = 0; m < METRIC_COUNT; m++) {
+    pos = writeBytes(out, pos, F_METRICS[m]);
+    pos = writeNumberAt(out, pos, f64, metrics + m);
+  }
+  pos = writeBytes(out, pos, F_BID_LEVELS);
+  pos = writeLevels(out, pos, f64, base + R_LEVELS, levelCount(f64[base + R_BID_COUNT], depth));
+  pos = writeBytes(out, pos, F_ASK_LEVELS);
+  pos = writeLevels(out, pos, f64, base + R_LEVELS + 2 * depth, levelCount(f64[base + R_ASK_COUNT], depth));
+  return writeBytes(out, pos, F_END);
+}
+
+/**
+ * Encodes the history point at f64[base…] (layout.ts P_*) as one element of
+ * historical_data: `{"time":"<bucket start>","seq":…,"count":…,"best_bid":…,…}`, the bucket
+ * start being P_BUCKET × resolutionMs. The epoch is not repeated: the frame states it once.
+ */
+export function encodeHistoryPoint(out: Uint8Array, pos: number, f64: Float64Array, base: number, resolutionMs: number): number {
+  pos = writeBytes(out, pos, F_TIME);
+  // Through a typed array: a computed double passed as an argument would be boxed.
+  TIME_SCRATCH[0] = f64[base + P_BUCKET] * resolutionMs;
+  pos = writeIsoTimeAt(out, pos, TIME_SCRATCH, 0);
+  out[pos++] = CH_QUOTE;
+  pos = writeBytes(out, pos, F_SEQ);
+  pos = writeNumberAt(out, pos, f64, base + P_SEQ);
+  pos = writeBytes(out, pos, F_COUNT);
+  pos = writeNumberAt(out, pos, f64, base + P_COUNT);
+  const metrics = base + P_METRICS;
+  for (let m = 0; m < METRIC_COUNT; m++) {
+    pos = writeBytes(out, pos, F_HISTORY_METRICS[m]);
+    pos = writeNumberAt(out, pos, f64, metrics + m);
+  }
+  out[pos++] = CH_RBRACE;
+  return pos;
+}
+
+/**
+ * A symbol as the inside of a JSON string literal, UTF-8 encoded, for pre-encoding once per
+ * symbol: `"` and `\` are escaped, control characters become \u00XX.
+ */
+export function symbolJsonBytes(symbol: string): Uint8Array {
+  // JSON.stringify escapes exactly these (and lone surrogates); drop its surrounding quotes.
+  const literal = JSON.stringify(symbol);
+  return new TextEncoder().encode(literal.slice(1, -1));
+}

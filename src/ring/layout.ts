@@ -1,0 +1,131 @@
+// Byte layouts of every shared-memory structure: SPSC queues and per-symbol stores.
+//
+// Everything here is described once; readers and writers import the constants.
+// All multi-byte fields are little-endian host order (typed arrays), 8-byte aligned,
+// so a Float64Array view can index any field without DataView.
+
+// ─── SPSC byte queue ────────────────────────────────────────────────────────────
+//
+//   byte 0        64          128         192                         192+capacity
+//   ┌───────────┬───────────┬───────────┬──────────────────────────────┐
+//   │ HEAD      │ TAIL      │ WAITING   │ data: [u32 len|u32 aux|payload…] … │
+//   └───────────┴───────────┴───────────┴──────────────────────────────┘
+//   Each counter sits on its own 64-byte cache line: producer and consumer write
+//   different lines, so neither invalidates the other's cache on every record.
+//
+// HEAD and TAIL are free-running u32 byte positions (wrapping at 2^32); the slot of a
+// position is `pos & (capacity - 1)`, which is why capacity must be a power of two.
+// A record never wraps around the end: if it does not fit, the producer writes a PAD
+// header (len = PAD_MARKER) and continues at the start.
+
+export const SPSC_HEAD = 0; // Int32 index of HEAD (byte 0)
+export const SPSC_TAIL = 16; // Int32 index of TAIL (byte 64)
+export const SPSC_WAITING = 32; // Int32 index of WAITING (byte 128): 1 while the consumer sleeps
+export const SPSC_DATA_OFFSET = 192; // first data byte
+export const SPSC_RECORD_HEADER = 8; // u32 payload length + u32 aux word
+export const PAD_MARKER = 0xffffffff;
+
+// ─── Input records (feed → shard), payload of an SPSC record ───────────────────
+//
+// f64 index:  0: u32 symbolId | u32 kind       (kind: 0 snapshot, 1 delta)
+//             1: feedTs   (ms since epoch, sub-ms precision: when the feed handed it over)
+//             2: exchangeTs (ms since epoch from the source, 0 when unknown)
+//             3: u32 bidCount | u32 askCount
+//             4…: bid (price, size) pairs, then ask (price, size) pairs
+export const IN_SYMBOL = 0; // u32 index 0
+export const IN_KIND = 1; // u32 index 1
+export const IN_FEED_TS = 1; // f64 index
+export const IN_EXCHANGE_TS = 2; // f64 index
+export const IN_BID_COUNT = 6; // u32 index (f64 slot 3, low word)
+export const IN_ASK_COUNT = 7; // u32 index (f64 slot 3, high word)
+export const IN_LEVELS = 4; // f64 index of the first bid price
+export const inputRecordBytes = (bids: number, asks: number): number => (IN_LEVELS + 2 * (bids + asks)) * 8;
+
+// ─── Frame records (shard → front), payload of an SPSC record ──────────────────
+//
+// aux word of the record header: symbolId.
+// f64 index:  0: seq     1: epoch     2: feedTs     3: u32 frame kind | u32 jsonLength
+//             then jsonLength bytes of the encoded frame, ready to publish.
+export const FR_SEQ = 0;
+export const FR_EPOCH = 1;
+export const FR_FEED_TS = 2;
+export const FR_KIND = 6; // u32 index
+export const FR_JSON_LENGTH = 7; // u32 index
+export const FR_JSON_OFFSET = 32; // byte offset of the JSON within the payload
+export const FRAME_UPDATE = 0;
+
+// ─── Per-symbol store: one SharedArrayBuffer per symbol, owned by the supervisor ──
+//
+//   ┌──────────────── header (HEADER_BYTES) ────────────────┐
+//   │ i32 version (seqlock) | … f64 fields below …           │
+//   ├──────────────── raw ring: rawCapacity × rawRecordBytes ─┤  slot = seq & (rawCapacity-1)
+//   ├──────────────── history ring: historyCapacity × HISTORY_POINT_BYTES ┤
+//   └─────────────────────────────────────────────────────────┘  slot = bucket & (historyCapacity-1)
+//
+// The shard is the only writer. Readers (front actor, snapshot pool) never lock: every
+// header/slot starts with a seqlock version, odd while being written; a reader copies the
+// fields and accepts them only if the version was even and unchanged, and (for slots) the
+// stored seq/bucket is the one it asked for.
+
+export const HEADER_BYTES = 128;
+// Header f64 indices (index 0 holds the i32 seqlock version in its low word).
+export const H_VERSION = 0; // Int32 index
+export const H_EPOCH = 1; // epoch of the current sequence (0: no sequence yet)
+export const H_LAST_SEQ = 2; // last seq fully processed (0: none)
+export const H_LAST_FEED_TS = 3; // feedTs of the last accepted update
+export const H_LAST_INPUT_POS = 4; // input-queue position of the record that produced H_LAST_SEQ
+export const H_LAST_BUCKET = 5; // history bucket number last written (-1: none)
+export const H_ACCEPTED = 6; // updates accepted in this store's lifetime
+export const H_REJECTED = 7; // updates rejected (crossed, locked, malformed)
+
+// Metrics, in the order they appear in raw records and history points.
+export const M_BEST_BID = 0;
+export const M_BEST_ASK = 1;
+export const M_MID = 2;
+export const M_SPREAD = 3;
+export const M_SPREAD_PCT = 4;
+export const M_BID_VOLUME = 5;
+export const M_ASK_VOLUME = 6;
+export const M_TOTAL_VOLUME = 7;
+export const M_IMBALANCE = 8;
+export const M_MICROPRICE = 9;
+export const METRIC_COUNT = 10;
+/** JSON names of the metrics, seed 000's column names plus imbalance and microprice. */
+export const METRIC_NAMES = [
+  'best_bid', 'best_ask', 'mid_price', 'spread', 'spread_percentage',
+  'bid_volume', 'ask_volume', 'total_volume', 'imbalance', 'microprice',
+] as const;
+
+// Raw record (f64 indices relative to the slot start).
+export const R_VERSION = 0; // Int32 index relative to slot start / 4
+export const R_SEQ = 1;
+export const R_EPOCH = 2;
+export const R_FEED_TS = 3;
+export const R_EXCHANGE_TS = 4;
+export const R_METRICS = 5; // METRIC_COUNT values
+export const R_BID_COUNT = R_METRICS + METRIC_COUNT; // 15
+export const R_ASK_COUNT = R_BID_COUNT + 1; // 16
+export const R_LEVELS = R_ASK_COUNT + 1; // 17: depth bid pairs, then depth ask pairs
+export const rawRecordFields = (depth: number): number => R_LEVELS + 4 * depth;
+export const rawRecordBytes = (depth: number): number => rawRecordFields(depth) * 8;
+
+// History point (f64 indices relative to the point start).
+export const P_VERSION = 0; // Int32 index relative to point start / 4
+export const P_BUCKET = 1; // bucket number = floor(time / resolutionMs)
+export const P_SEQ = 2; // last seq folded into this point
+export const P_EPOCH = 3;
+export const P_COUNT = 4; // updates folded into this point
+export const P_METRICS = 5; // METRIC_COUNT values: the book's metrics at the end of the bucket
+export const HISTORY_POINT_FIELDS = P_METRICS + METRIC_COUNT + 1; // 16 → 128 bytes
+export const HISTORY_POINT_BYTES = HISTORY_POINT_FIELDS * 8;
+
+export interface StoreGeometry {
+  depth: number; // book levels kept per side
+  rawCapacity: number; // power of two
+  historyCapacity: number; // power of two
+}
+
+export const storeBytes = (g: StoreGeometry): number =>
+  HEADER_BYTES + g.rawCapacity * rawRecordBytes(g.depth) + g.historyCapacity * HISTORY_POINT_BYTES;
+
+export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

@@ -1,0 +1,141 @@
+// One symbol's shared memory: seqlocked header, raw-update ring (by seq), history ring (by bucket).
+//
+// Layout: layout.ts. The supervisor allocates the SharedArrayBuffer and keeps it for the
+// process's life, so a restarted shard finds the sequence, the book and today's history.
+// Exactly one thread writes (the shard that owns the symbol); any thread may read.
+//
+// Seqlock protocol (writer): version += 1 (odd) → write fields → version += 1 (even).
+// Reader: v1 = version; if odd, retry; copy fields; v2 = version; accept iff v1 === v2.
+// Atomics.load/store/add are sequentially consistent, so the plain field writes cannot be
+// observed outside the odd window and a torn copy is always detected by v1 !== v2.
+
+import {
+  H_EPOCH, H_LAST_BUCKET, H_LAST_FEED_TS, H_LAST_INPUT_POS, H_LAST_SEQ, H_VERSION, HEADER_BYTES,
+  HISTORY_POINT_FIELDS, P_BUCKET, P_VERSION, R_EPOCH, R_SEQ, R_VERSION,
+  type StoreGeometry, isPowerOfTwo, rawRecordBytes, rawRecordFields, storeBytes,
+} from './layout.js';
+
+const HEADER_FIELDS = HEADER_BYTES / 8;
+/**
+ * A reader gives up after this many torn reads in a row: the writer died mid-write, or was
+ * descheduled inside its window. Callers treat `false` as "not available now" (a resync at
+ * worst, never a wrong value).
+ */
+const MAX_READ_ATTEMPTS = 10_000;
+
+export function createStoreBuffer(g: StoreGeometry): SharedArrayBuffer {
+  if (!isPowerOfTwo(g.rawCapacity)) throw new RangeError(`rawCapacity must be a power of two, got ${g.rawCapacity}`);
+  if (!isPowerOfTwo(g.historyCapacity)) throw new RangeError(`historyCapacity must be a power of two, got ${g.historyCapacity}`);
+  const sab = new SharedArrayBuffer(storeBytes(g));
+  const header = new Float64Array(sab, 0, HEADER_FIELDS);
+  header[H_LAST_BUCKET] = -1;
+  header[H_LAST_INPUT_POS] = -1; // queue positions start at 0: no record has been applied yet
+  return sab;
+}
+
+export class SymbolStore {
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly rawFields: number;
+  readonly rawMask: number;
+  readonly historyMask: number;
+  /** f64 index where the raw ring / history ring start. */
+  readonly rawBase: number;
+  readonly historyBase: number;
+  /** Scratch copy of the header filled by readHeader(). */
+  readonly header = new Float64Array(HEADER_FIELDS);
+
+  constructor(readonly sab: SharedArrayBuffer, readonly geometry: StoreGeometry) {
+    if (sab.byteLength !== storeBytes(geometry)) throw new RangeError('store buffer does not match its geometry');
+    this.f64 = new Float64Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.rawFields = rawRecordFields(geometry.depth);
+    this.rawMask = geometry.rawCapacity - 1;
+    this.historyMask = geometry.historyCapacity - 1;
+    this.rawBase = HEADER_FIELDS;
+    this.historyBase = (HEADER_BYTES + geometry.rawCapacity * rawRecordBytes(geometry.depth)) / 8;
+  }
+
+  // ── writer side (the owning shard only) ──────────────────────────────────────
+
+  /** Opens a seqlock write window at Int32 index `v`; pair with endWrite. */
+  beginWrite(v: number): void {
+    Atomics.add(this.i32, v, 1); // odd: readers of this slot retry or reject
+  }
+
+  endWrite(v: number): void {
+    Atomics.add(this.i32, v, 1); // even again: the fields written in between are published
+  }
+
+  /** f64 index of the raw slot for `seq`. */
+  rawSlot(seq: number): number {
+    return this.rawBase + (seq & this.rawMask) * this.rawFields;
+  }
+
+  /** f64 index of the history point for `bucket`. */
+  historySlot(bucket: number): number {
+    return this.historyBase + (bucket & this.historyMask) * HISTORY_POINT_FIELDS;
+  }
+
+  /** Writes the header fields that change with every accepted update, under its seqlock. */
+  commitHeader(epoch: number, lastSeq: number, feedTs: number, inputPos: number, bucket: number): void {
+    const f = this.f64;
+    this.beginWrite(H_VERSION);
+    f[H_EPOCH] = epoch;
+    f[H_LAST_SEQ] = lastSeq;
+    f[H_LAST_FEED_TS] = feedTs;
+    f[H_LAST_INPUT_POS] = inputPos;
+    f[H_LAST_BUCKET] = bucket;
+    this.endWrite(H_VERSION);
+  }
+
+  /** Plain header increments (counters read for stats only; a torn read is harmless). */
+  bump(field: number): void {
+    this.f64[field] += 1;
+  }
+
+  /** True when the last writer died inside a header write window. */
+  headerTorn(): boolean {
+    return (Atomics.load(this.i32, H_VERSION) & 1) === 1;
+  }
+
+  /** Repairs a torn header after a writer died mid-write (the new writer owns it now). */
+  resetHeaderLock(): void {
+    if (this.headerTorn()) Atomics.add(this.i32, H_VERSION, 1);
+  }
+
+  // ── reader side (any thread) ─────────────────────────────────────────────────
+
+  /** Copies the header into `this.header`; false if it stayed torn (writer died mid-write). */
+  readHeader(): boolean {
+    return this.copyConsistent(H_VERSION, 0, HEADER_FIELDS, this.header, 0);
+  }
+
+  /**
+   * Copies the raw record for `seq` of `epoch` into `out` at `outBase`.
+   * False when the slot holds another seq/epoch (overwritten, or not written yet).
+   */
+  readRaw(seq: number, epoch: number, out: Float64Array, outBase: number): boolean {
+    const at = this.rawSlot(seq);
+    if (!this.copyConsistent(at * 2 + R_VERSION, at, this.rawFields, out, outBase)) return false;
+    return out[outBase + R_SEQ] === seq && out[outBase + R_EPOCH] === epoch;
+  }
+
+  /** Copies the history point of `bucket` into `out`; false when that bucket has no point. */
+  readPoint(bucket: number, out: Float64Array, outBase: number): boolean {
+    const at = this.historySlot(bucket);
+    if (!this.copyConsistent(at * 2 + P_VERSION, at, HISTORY_POINT_FIELDS, out, outBase)) return false;
+    return out[outBase + P_BUCKET] === bucket;
+  }
+
+  private copyConsistent(v: number, from: number, n: number, out: Float64Array, outBase: number): boolean {
+    const f = this.f64;
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      const v1 = Atomics.load(this.i32, v);
+      if ((v1 & 1) === 1) continue; // writer inside its window: retry
+      for (let i = 0; i < n; i++) out[outBase + i] = f[from + i];
+      if (Atomics.load(this.i32, v) === v1) return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,14 @@
+// Test runner configuration: real worker threads and sockets, so one process per file.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    setupFiles: ['test/setup.ts'],
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results.json' },
+  },
+});
