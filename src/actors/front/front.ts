@@ -26,6 +26,7 @@ const BATCH = 1024;
 const IDLE_WAIT_MS = 250;
 const SWEEP_INTERVAL_MS = 25;
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_GRACE_MS = 2000;
 const REASON_GAP = asciiBytes('gap');
 const REASON_EPOCH = asciiBytes('epoch_changed');
 
@@ -263,7 +264,7 @@ export class FrontActor implements FrontApi {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     // Connections and the listen socket first: a worker exiting with them open aborts the process.
-    this.server?.close(CLOSE_GOING_AWAY, 'server shutting down');
+    await this.server?.close(CLOSE_GOING_AWAY, 'server shutting down', CLOSE_GRACE_MS);
     this.inbox.close();
     await this.pool.destroy();
   }

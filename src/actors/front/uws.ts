@@ -6,7 +6,8 @@
 // - an HTTP response may be written only if the client has not gone away (onAborted), and
 //   only inside cork() when written outside the request's own callback;
 // - a worker that exits while uWS still holds its listen socket or connections aborts the
-//   process: close() ends every connection and the listen socket before resolving.
+//   process: close() ends every connection and the listen socket before resolving, and HTTP
+//   responses close their connection (there is no handle on idle keep-alive ones).
 
 import uWS from 'uWebSockets.js';
 
@@ -57,8 +58,11 @@ export interface Server {
   readonly port: number;
   publish(topic: string, message: Uint8Array): boolean;
   subscribers(topic: string): number;
-  /** Ends every connection with `code`, closes the listen socket. */
-  close(code: number, reason: string): void;
+  /**
+   * Closes the listen socket and ends every connection with `code`; resolves once all are
+   * closed (connections that do not answer the close handshake in `graceMs` are cut).
+   */
+  close(code: number, reason: string, graceMs: number): Promise<void>;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -131,7 +135,9 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
         res.writeStatus(STATUS_TEXT[r.status] ?? String(r.status));
         res.writeHeader('content-type', r.contentType ?? 'application/json');
         for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
-        res.end(r.body);
+        // Close after each response: uWS.js 20.30 cannot close idle keep-alive connections at
+        // shutdown, and a worker that exits while holding one aborts the whole process.
+        res.end(r.body, true);
       });
     };
     const fail = (e: unknown) =>
@@ -155,10 +161,12 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
         port: uWS.us_socket_local_port(listenSocket),
         publish: (topic, message) => app.publish(topic, message, false),
         subscribers: (topic) => app.numSubscribers(topic),
-        close: (code, reason) => {
+        close: async (code, reason, graceMs) => {
           uWS.us_listen_socket_close(listenSocket);
           for (const ws of [...sockets]) ws.end(code, reason);
-          sockets.clear();
+          const until = Date.now() + graceMs;
+          while (sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+          for (const ws of [...sockets]) ws.close(); // no close handshake: cut
         },
       });
     });

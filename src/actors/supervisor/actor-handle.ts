@@ -6,6 +6,9 @@ import { StartupError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { spawnWorker, workerEntry } from '../worker-url.js';
 
+/** How long a closed actor may take to exit by itself before it is terminated. */
+const EXIT_GRACE_MS = 3000;
+
 export type ActorState = 'starting' | 'running' | 'restarting' | 'stopped';
 
 export interface Spawned {
@@ -116,12 +119,29 @@ export class ActorHandle extends EventEmitter {
     await this.worker?.terminate();
   }
 
-  /** Stops for good: no restart. `beforeTerminate` lets the actor close sockets first. */
-  async stop(beforeTerminate?: () => Promise<void>): Promise<void> {
-    const w = this.worker;
+  /**
+   * Stops for good: no restart. With `graceful`, the actor is asked to close (sockets first),
+   * its ports are released and it exits by itself; terminate() is the last resort, because a
+   * worker terminated while uWS holds sockets aborts the whole process.
+   */
+  async stop(graceful?: () => Promise<void>): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
-    if (w && this.state === 'running' && beforeTerminate) await beforeTerminate();
+    const w = this.worker;
+    const wasRunning = this.state === 'running';
     this.state = 'stopped';
-    await w?.terminate();
+    if (!w) return;
+    if (graceful && wasRunning) {
+      const exited = new Promise<boolean>((r) => w.once('exit', () => r(true)));
+      try {
+        await graceful();
+      } catch (e) {
+        this.o.log.error(`${this.o.name} failed to close`, { error: (e as Error).message });
+      }
+      this.spawned?.onGone(); // our ends of its ports: nothing of ours keeps it alive now
+      const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), EXIT_GRACE_MS).unref());
+      if (await Promise.race([exited, timeout])) return;
+      this.o.log.warn(`${this.o.name} did not exit within ${EXIT_GRACE_MS} ms of closing; terminating`);
+    }
+    await w.terminate();
   }
 }

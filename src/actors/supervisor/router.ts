@@ -12,13 +12,22 @@ import type { SymbolRegistration } from '../registry.js';
 
 const SYMBOL_NAME = /^[A-Za-z0-9._:/-]{1,32}$/;
 
-/** FNV-1a over the name's UTF-16 code units: stable across runs, so a symbol keeps its shard. */
+/**
+ * FNV-1a over the name's UTF-16 code units, then murmur3's finalizer: stable across runs, so a
+ * symbol keeps its shard. Without the finalizer FNV's low bits are poorly mixed (its lowest bit
+ * is the parity of the characters), and `% 2` put US.AAPL, US.MSFT, BTC-USD and ETH-USD together.
+ */
 export function shardOf(name: string, shards: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) % shards;
 }
 

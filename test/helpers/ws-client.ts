@@ -1,0 +1,100 @@
+// A test WebSocket client that keeps every message it receives and waits for the ones a test expects.
+import WebSocket from 'ws';
+
+export interface Msg {
+  type: string;
+  symbol?: string;
+  seq?: number;
+  epoch?: number;
+  code?: string;
+  reason?: string;
+  status?: string;
+  points?: number;
+  data?: unknown;
+  receivedAt: number;
+  [k: string]: unknown;
+}
+
+export class TestClient {
+  readonly messages: Msg[] = [];
+  closeCode?: number;
+  private waiters: (() => void)[] = [];
+  readonly closed: Promise<number>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as Msg;
+      m.receivedAt = Date.now();
+      this.messages.push(m);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve((this.closeCode = code))));
+  }
+
+  static connect(url: string): Promise<TestClient> {
+    const ws = new WebSocket(url);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new TestClient(ws)));
+      ws.once('error', reject);
+    });
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  }
+
+  /** Resolves with the first message at index >= `from` matching `pred`. */
+  async waitFor(pred: (m: Msg) => boolean, timeoutMs = 10_000, from = 0): Promise<Msg> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.slice(from).find(pred);
+      if (found) return found;
+      const left = until - Date.now();
+      if (left <= 0) {
+        const last = this.messages.slice(-3).map((m) => JSON.stringify(m).slice(0, 200));
+        throw new Error(`timed out waiting for a message; ${this.messages.length} received, last: ${last.join(' | ')}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Messages about `symbol` that carry a sequence (history, snapshots, updates, resyncs). */
+  stream(symbol: string): Msg[] {
+    return this.messages.filter((m) => m.symbol === symbol && typeof m.seq === 'number' && m.type !== 'error');
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/**
+ * Checks one symbol's stream as a client would: after historical_data/snapshot/resync at seq S,
+ * updates continue at S+1, S+2, … in the same epoch. Returns the problems found (empty: gap-free).
+ */
+export function sequenceProblems(stream: Msg[]): string[] {
+  const problems: string[] = [];
+  let epoch: number | undefined;
+  let seq: number | undefined;
+  for (const m of stream) {
+    if (m.type === 'historical_data' || m.type === 'orderbook_snapshot' || m.type === 'resync') {
+      if (m.type === 'historical_data' && m.seq === 0) continue; // no history yet: nothing covered
+      epoch = m.epoch;
+      seq = m.seq;
+      continue;
+    }
+    if (m.type !== 'orderbook_update') continue;
+    if (seq !== undefined && (m.epoch !== epoch || m.seq !== seq + 1)) {
+      problems.push(`after ${epoch}/${seq} got ${m.type} ${m.epoch}/${m.seq}`);
+    }
+    epoch = m.epoch;
+    seq = m.seq;
+  }
+  return problems;
+}
