@@ -18,10 +18,11 @@ const symbolList = z
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:/-]{1,32}$/, 'symbols are 1-32 characters of [A-Za-z0-9._:/-]')).min(1).max(10_000));
 
 /** Every option, its environment variable, default and meaning. The README's table mirrors this. */
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'), // HOST: interface the front actor listens on
   port: int(0, 65535).default(8000), // WEBSOCKET_PORT: HTTP + WebSocket port (0: any free port)
-  shards: int(1, 64).default(Math.max(1, availableParallelism() - 1)), // SHARDS: shard actors
+  // zod does not validate defaults: clamp this one to the schema's own range.
+  shards: int(1, 64).default(Math.min(64, Math.max(1, availableParallelism() - 1))), // SHARDS: shard actors
   depth: int(1, 200).default(20), // BOOK_DEPTH: levels kept per side
   rawCapacity: pow2(64, 1 << 20).default(16_384), // RAW_RING_CAPACITY: raw updates kept per symbol (resume window)
   historyResolutionMs: int(100, 3_600_000).default(1000), // HISTORY_RESOLUTION_MS: one history point per this
@@ -85,13 +86,16 @@ const HISTORY_SPAN_MS = 36 * 3600_000;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<z.input<typeof configSchema>> = {}): Config {
   const raw: Record<string, unknown> = { ...readFile(env.TICKPLANT_CONFIG) };
   for (const [key, name] of Object.entries(ENV_NAMES)) {
-    const v = env[name];
+    const v = env[name]?.trim();
     if (v !== undefined && v !== '') raw[key] = v;
   }
   Object.assign(raw, overrides);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue.code === 'unrecognized_keys') {
+      throw new ConfigError(`invalid configuration: unknown option(s) ${issue.keys.join(', ')} (check the spelling in ${env.TICKPLANT_CONFIG ?? DEFAULT_FILE})`);
+    }
     const key = String(issue.path[0] ?? '');
     const name = ENV_NAMES[key as keyof typeof ENV_NAMES];
     throw new ConfigError(`invalid configuration: ${key}${name ? ` (${name})` : ''}: ${issue.message}`);

@@ -17,10 +17,17 @@ function tempFile(text: string): string {
   return path;
 }
 
+/**
+ * An empty JSON file stands in for config/tickplant.json, which loadConfig reads when
+ * TICKPLANT_CONFIG is unset: a developer's local file must not change what these tests see.
+ */
+const EMPTY_FILE = tempFile('{}');
+const load: typeof loadConfig = (env = {}, overrides) => loadConfig({ TICKPLANT_CONFIG: EMPTY_FILE, ...env }, overrides);
+
 /** The ConfigError loadConfig throws for `env`; fails the test if it throws nothing else. */
 function configError(env: NodeJS.ProcessEnv): ConfigError {
   try {
-    loadConfig(env);
+    load(env);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as ConfigError).code).toBe('config_invalid');
@@ -30,7 +37,7 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 }
 
 describe('loadConfig defaults', () => {
-  const c = loadConfig({});
+  const c = load({});
 
   it('uses the documented defaults with an empty environment', () => {
     expect(c.port).toBe(8000);
@@ -52,9 +59,9 @@ describe('loadConfig defaults', () => {
     expect(c.historyCapacity).toBeGreaterThanOrEqual((36 * 3600_000) / c.historyResolutionMs);
     expect(c.historyCapacity / 2).toBeLessThan((36 * 3600_000) / c.historyResolutionMs);
     // At 1 min: 2,160 points → 4,096.
-    expect(loadConfig({ HISTORY_RESOLUTION_MS: '60000' }).historyCapacity).toBe(4096);
+    expect(load({ HISTORY_RESOLUTION_MS: '60000' }).historyCapacity).toBe(4096);
     // An explicit capacity wins over the derived one.
-    expect(loadConfig({ HISTORY_RING_CAPACITY: '1024' }).historyCapacity).toBe(1024);
+    expect(load({ HISTORY_RING_CAPACITY: '1024' }).historyCapacity).toBe(1024);
   });
 
   it('nextPowerOfTwo rounds up and keeps powers of two', () => {
@@ -63,7 +70,7 @@ describe('loadConfig defaults', () => {
 
   it('returns a frozen object with a frozen symbol list', () => {
     expect(Object.isFrozen(c)).toBe(true);
-    const s = loadConfig({ SYMBOLS: 'A,B' });
+    const s = load({ SYMBOLS: 'A,B' });
     expect(Object.isFrozen(s)).toBe(true);
     expect(Object.isFrozen(s.symbols)).toBe(true);
     expect(() => {
@@ -75,7 +82,7 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig from the environment', () => {
   it('reads the seeds\' variable names', () => {
-    const c = loadConfig({
+    const c = load({
       WEBSOCKET_PORT: '9001',
       DATABASE_URL: 'postgres://u@localhost/tick',
       REDIS_URL: 'redis://localhost:6379',
@@ -94,18 +101,18 @@ describe('loadConfig from the environment', () => {
   });
 
   it('ignores empty variables', () => {
-    expect(loadConfig({ WEBSOCKET_PORT: '', BOOK_DEPTH: '' })).toMatchObject({ port: 8000, depth: 20 });
+    expect(load({ WEBSOCKET_PORT: '', BOOK_DEPTH: '' })).toMatchObject({ port: 8000, depth: 20 });
   });
 
   it('lets overrides win over the environment', () => {
-    expect(loadConfig({ WEBSOCKET_PORT: '9001' }, { port: 0 }).port).toBe(0);
+    expect(load({ WEBSOCKET_PORT: '9001' }, { port: 0 }).port).toBe(0);
   });
 });
 
 describe('loadConfig from a JSON file', () => {
   it('reads the file named by TICKPLANT_CONFIG', () => {
     const path = tempFile(JSON.stringify({ port: 7000, depth: 10, symbols: ['X', 'Y'], feed: 'replay', replayFile: '/tmp/r.ndjson' }));
-    const c = loadConfig({ TICKPLANT_CONFIG: path });
+    const c = load({ TICKPLANT_CONFIG: path });
     expect(c.port).toBe(7000);
     expect(c.depth).toBe(10);
     expect(c.symbols).toEqual(['X', 'Y']);
@@ -116,7 +123,7 @@ describe('loadConfig from a JSON file', () => {
 
   it('lets the environment win over the file', () => {
     const path = tempFile(JSON.stringify({ port: 7000, depth: 10 }));
-    const c = loadConfig({ TICKPLANT_CONFIG: path, WEBSOCKET_PORT: '7001' });
+    const c = load({ TICKPLANT_CONFIG: path, WEBSOCKET_PORT: '7001' });
     expect(c.port).toBe(7001);
     expect(c.depth).toBe(10);
   });
@@ -179,7 +186,7 @@ describe('loadConfig rejects invalid values, naming the option and its variable'
   });
 
   it('accepts the boundary values just inside each limit', () => {
-    const c = loadConfig({
+    const c = load({
       WEBSOCKET_PORT: '65535', BOOK_DEPTH: '200', RAW_RING_CAPACITY: '64',
       WS_CONFLATE_BYTES: '1048575', WS_MAX_BACKPRESSURE: '1048576',
       MARKET_TIMEZONE: 'America/New_York', FEED: 'replay', REPLAY_FILE: 'x.ndjson',
@@ -199,5 +206,16 @@ describe('ENV_NAMES', () => {
     const names = Object.values(ENV_NAMES);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(n).toMatch(/^[A-Z][A-Z0-9_]*$/);
+  });
+});
+
+describe('loadConfig regressions', () => {
+  it('rejects an unknown option in the file, naming it (a typo must not pass silently)', () => {
+    const e = configError({ TICKPLANT_CONFIG: tempFile('{"prot": 9000}') });
+    expect(e.message).toMatch(/unknown option\(s\) prot/);
+  });
+
+  it('treats a blank environment variable as unset', () => {
+    expect(load({ WEBSOCKET_PORT: '  ' }).port).toBe(8000);
   });
 });

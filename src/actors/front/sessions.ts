@@ -79,6 +79,8 @@ export class Sessions {
   readonly sockets = new Set<Socket<Session>>();
   /** Subscriptions that can progress when their connection has room (not Live, not Pending). */
   private readonly waiting = new Set<Subscription>();
+  /** Seams waiting for the front to publish their history's last seq, by symbol id. */
+  private readonly seams = new Map<number, Set<Subscription>>();
   private readonly scratch: Uint8Array;
   private nextClientId = 1;
   private readonly roomBytes: number;
@@ -99,7 +101,7 @@ export class Sessions {
   close(ws: Socket<Session>): void {
     const s = ws.getUserData();
     s.closed = true;
-    for (const sub of s.subs.values()) this.waiting.delete(sub);
+    for (const sub of s.subs.values()) this.forget(sub);
     s.subs.clear();
     this.sockets.delete(ws);
   }
@@ -203,8 +205,13 @@ export class Sessions {
   /** Removes a subscription in any state. */
   private drop(sub: Subscription): void {
     if (sub.state === LIVE) sub.ws.unsubscribe(sub.sym.topic);
-    this.waiting.delete(sub);
+    this.forget(sub);
     sub.ws.getUserData().subs.delete(sub.sym.id);
+  }
+
+  private forget(sub: Subscription): void {
+    this.waiting.delete(sub);
+    this.seams.get(sub.sym.id)?.delete(sub);
   }
 
   // ── progress: history seam, catch-up, attach ────────────────────────────────
@@ -216,7 +223,8 @@ export class Sessions {
     if (sub.state === SEAM) {
       const h = sub.history!;
       // History may cover updates the shard committed but the front has not published yet.
-      if (h.epoch === sym.epoch && h.lastSeq > sym.lastSeq) return this.wait(sub);
+      if (h.epoch === sym.epoch && h.lastSeq > sym.lastSeq) return this.waitForSeq(sub);
+      this.seams.get(sym.id)?.delete(sub);
       if (!this.hasRoom(ws)) return this.wait(sub);
       sub.history = undefined;
       this.send(ws, h.bytes);
@@ -236,6 +244,12 @@ export class Sessions {
 
   private wait(sub: Subscription): void {
     this.waiting.add(sub);
+  }
+
+  private waitForSeq(sub: Subscription): void {
+    let set = this.seams.get(sub.sym.id);
+    if (!set) this.seams.set(sub.sym.id, (set = new Set()));
+    set.add(sub);
   }
 
   /**
@@ -318,10 +332,11 @@ export class Sessions {
     }
   }
 
-  /** Called after frames of `sym` were published: seams waiting for that seq can finish. */
+  /** Called after a frame of `sym` was published: seams waiting for that seq can finish. */
   published(sym: FrontSymbol): void {
-    if (this.waiting.size === 0) return;
-    for (const sub of this.waiting) if (sub.sym === sym && sub.state === SEAM) this.progress(sub);
+    const set = this.seams.get(sym.id);
+    if (set === undefined || set.size === 0) return;
+    for (const sub of set) this.progress(sub); // each leaves the set once its seq is published
   }
 
   // ── sending ──────────────────────────────────────────────────────────────────
