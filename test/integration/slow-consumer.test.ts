@@ -59,3 +59,37 @@ describe('slow consumer', () => {
     expect(stats.body.front.backpressureLimitHits).toBe(0); // detached long before uWS would skip it
   });
 });
+
+describe('slow consumer near the uWS ceiling (regression: silent skips when the sweep timer lags)', () => {
+  it('never lets uWS skip a stalled client, even when the ceiling is reached between two timer sweeps', async () => {
+    // 4 symbols × 3000/s of ~1 KB frames is ~300 KB per 25 ms sweep interval: far above a
+    // 64 KiB ceiling. Only the byte-budget sweep in the publish path keeps the stalled client
+    // detached before uWS would start skipping it.
+    const tight = await startRuntime({
+      shards: 2, symbols: SYMBOLS, simUpdatesPerSecond: 3000, wsConflateBytes: 16 * 1024, wsMaxBackpressure: 64 * 1024,
+    });
+    try {
+      const slow = await TestClient.connect(tight.ws);
+      for (const s of SYMBOLS) slow.send({ action: 'subscribe', symbol: s, resolution: 'none' });
+      await slow.waitFor((m) => m.type === 'orderbook_update');
+      const socket = (slow.ws as unknown as { _socket: Socket })._socket;
+      const conflations = async () => (await tight.get<{ front: { conflations: number } }>('/stats')).body.front.conflations;
+      for (let round = 1; round <= 3; round++) {
+        socket.pause(); // stalled until the kernel buffers fill and the server detaches it
+        for (let i = 0; i < 100 && (await conflations()) < round; i++) await sleep(50);
+        await sleep(300); // stay stalled while frames keep being published
+        socket.resume();
+        await sleep(300);
+      }
+      const from = slow.messages.length;
+      await slow.waitFor((m) => m.type === 'orderbook_update', 10_000, from);
+      slow.close();
+      for (const s of SYMBOLS) expect(sequenceProblems(slow.stream(s)), s).toEqual([]);
+      const stats = await tight.get<{ front: { conflations: number; backpressureLimitHits: number } }>('/stats');
+      expect(stats.body.front.conflations).toBeGreaterThanOrEqual(1);
+      expect(stats.body.front.backpressureLimitHits).toBe(0);
+    } finally {
+      await tight.stop();
+    }
+  });
+});

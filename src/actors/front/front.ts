@@ -43,6 +43,8 @@ export class FrontActor implements FrontApi {
     messagesSent: 0, bytesSent: 0, resyncs: new Map(), conflations: 0, backpressureLimitHits: 0, errorsSent: new Map(),
   };
   private framesPublished = 0;
+  private bytesSinceSweep = 0;
+  private readonly sweepBudget: number;
   private duplicatesDropped = 0;
   private unknownSymbols = 0;
   private server?: Server;
@@ -67,6 +69,7 @@ export class FrontActor implements FrontApi {
     // Symbol names are at most 32 characters of [A-Za-z0-9._:/-] (checked at registration).
     const maxFrame = maxRecordFrameBytes(this.cfg.depth, 32);
     this.resyncScratch = new Uint8Array(maxFrame);
+    this.sweepBudget = this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - maxFrame;
     this.sessions = new Sessions(
       {
         cfg: this.cfg,
@@ -103,7 +106,7 @@ export class FrontActor implements FrontApi {
       http: (req) => handleHttp(req, this.httpDeps),
     });
     for (const q of this.queues) void this.pump(q);
-    this.timers.push(setInterval(() => sessions.sweep(), SWEEP_INTERVAL_MS));
+    this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.cfg.staleAfterMs / 2)));
     return this.server.port;
   }
@@ -177,9 +180,20 @@ export class FrontActor implements FrontApi {
   private deliver(topic: string, bytes: Uint8Array): void {
     const n = this.server!.subscribers(topic);
     if (n === 0) return;
+    // After a sweep every attached connection holds at most WS_CONFLATE_BYTES, and a
+    // connection gets at most one copy of each frame: sweeping again before the bytes published
+    // since could reach the uWS ceiling means no connection is ever over it, so uWS never skips
+    // one silently — whether or not the sweep timer kept up.
+    this.bytesSinceSweep += bytes.length;
+    if (this.bytesSinceSweep > this.sweepBudget) this.sweep();
     this.server!.publish(topic, bytes);
     this.counters.messagesSent += n;
     this.counters.bytesSent += n * bytes.length;
+  }
+
+  private sweep(): void {
+    this.bytesSinceSweep = 0;
+    this.sessions.sweep();
   }
 
   /** A symbol whose feed went quiet longer than STALE_AFTER_MS is stale: a dead feed is not a quiet market. */

@@ -345,10 +345,16 @@ export class Sessions {
     return ws.getBufferedAmount() <= this.roomBytes;
   }
 
+  /**
+   * A direct send (history, snapshot, catch-up, resync). If it leaves the connection's backlog
+   * above WS_CONFLATE_BYTES, its live subscriptions are detached at once: published frames must
+   * never find it over uWS's ceiling, where they would be skipped without a trace.
+   */
   private send(ws: Socket<Session>, bytes: Uint8Array): boolean {
     if (ws.send(bytes, false) === SEND_DROPPED) return false;
     this.d.counters.messagesSent++;
     this.d.counters.bytesSent += bytes.length;
+    if (ws.getBufferedAmount() > this.d.cfg.wsConflateBytes) this.conflate(ws);
     return true;
   }
 
