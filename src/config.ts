@@ -47,9 +47,23 @@ export const configSchema = z.strictObject({
   restartBackoffMs: int(10, 60_000).default(200), // RESTART_BACKOFF_MS: first restart delay, doubling
   restartBackoffMaxMs: int(10, 600_000).default(5000), // RESTART_BACKOFF_MAX_MS
   maxStartFailures: int(1, 100).default(5), // MAX_START_FAILURES: consecutive failed starts that stop the process
-  databaseUrl: z.string().optional(), // DATABASE_URL (issue 3: persistence)
-  redisUrl: z.string().optional(), // REDIS_URL
+  persist: bool.default(true), // PERSIST: write every accepted update to PostgreSQL (and Redis when set)
+  databaseUrl: z.string().optional(), // DATABASE_URL: unset → embedded PostgreSQL under dataDir
+  dataDir: z.string().default('./data'), // DATA_DIR: embedded PostgreSQL's files and the writer's journal
+  embeddedPgPort: int(1024, 65535).default(54329), // EMBEDDED_PG_PORT
+  timescale: z.enum(['auto', 'on', 'off']).default('auto'), // TIMESCALEDB: hypertable when the extension exists
+  compressAfter: z.string().regex(/^\d+ (minutes?|hours?|days?|weeks?|months?)$/, 'expected e.g. "1 day"').default('1 day'), // TIMESCALE_COMPRESS_AFTER
+  retention: z.string().regex(/^\d+ (minutes?|hours?|days?|weeks?|months?|years?)$/, 'expected e.g. "30 days"').default('30 days'), // RETENTION
+  rowQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 23), // ROW_QUEUE_BYTES: shard → writer queue, per shard
+  writerBatchRows: int(1, 1_000_000).default(5000), // WRITER_BATCH_ROWS: a COPY batch closes at this many rows
+  writerBatchMs: int(1, 60_000).default(100), // WRITER_BATCH_MS: … or when its oldest row is this old
+  writerMemoryRows: int(1000, 100_000_000).default(500_000), // WRITER_MEMORY_ROWS: uncommitted rows held in memory before the journal
+  journalMaxBytes: int(1 << 20, 2 ** 40).default(2 ** 30), // JOURNAL_MAX_BYTES: beyond it the writer stops taking rows (backpressure)
+  redisUrl: z.string().optional(), // REDIS_URL: unset → the Redis tier is off
   redisPassword: z.string().optional(), // REDIS_PASSWORD
+  redisDb: int(0, 15).default(0), // REDIS_DB
+  redisTtlSeconds: int(1, 30 * 86400).default(3600), // REDIS_TTL_SECONDS: orderbook:{symbol}:latest and :history
+  redisHistoryLength: int(1, 100_000).default(100), // REDIS_HISTORY_LENGTH: entries kept in orderbook:{symbol}:history
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'), // LOG_LEVEL
   logJson: bool.default(false), // LOG_JSON: one JSON object per line
 });
@@ -71,8 +85,12 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   wsMaxSubscriptions: 'WS_MAX_SUBSCRIPTIONS', wsIdleTimeoutS: 'WS_IDLE_TIMEOUT_S',
   snapshotThreads: 'SNAPSHOT_THREADS', marketTimeZone: 'MARKET_TIMEZONE',
   restartBackoffMs: 'RESTART_BACKOFF_MS', restartBackoffMaxMs: 'RESTART_BACKOFF_MAX_MS',
-  maxStartFailures: 'MAX_START_FAILURES', databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL',
-  redisPassword: 'REDIS_PASSWORD', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
+  maxStartFailures: 'MAX_START_FAILURES', persist: 'PERSIST', databaseUrl: 'DATABASE_URL', dataDir: 'DATA_DIR',
+  embeddedPgPort: 'EMBEDDED_PG_PORT', timescale: 'TIMESCALEDB', compressAfter: 'TIMESCALE_COMPRESS_AFTER',
+  retention: 'RETENTION', rowQueueBytes: 'ROW_QUEUE_BYTES', writerBatchRows: 'WRITER_BATCH_ROWS',
+  writerBatchMs: 'WRITER_BATCH_MS', writerMemoryRows: 'WRITER_MEMORY_ROWS', journalMaxBytes: 'JOURNAL_MAX_BYTES',
+  redisUrl: 'REDIS_URL', redisPassword: 'REDIS_PASSWORD', redisDb: 'REDIS_DB', redisTtlSeconds: 'REDIS_TTL_SECONDS',
+  redisHistoryLength: 'REDIS_HISTORY_LENGTH', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
 };
 
 const DEFAULT_FILE = 'config/tickplant.json';

@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import type { LatencySummary } from '../../stats/latency.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardStats } from '../shard/messages.js';
+import type { WriterStats } from '../writer/messages.js';
 
 /** workerData of the front actor. */
 export interface FrontInit {
@@ -52,11 +53,12 @@ export interface SupervisorStats {
   restarts: number;
   shards: (ShardStats | { index: number; status: string })[];
   publishedPerS: number;
+  writer?: WriterStats;
 }
 
 export interface SupervisorApi {
   stats(): Promise<SupervisorStats>;
-  health(): Record<string, ComponentHealth>;
+  health(): Promise<Record<string, ComponentHealth>>;
 }
 
 export type FrontLifecycle = { type: 'ready'; port: number } | { type: 'fatal'; message: string };

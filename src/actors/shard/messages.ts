@@ -10,6 +10,7 @@ export interface ShardInit {
   config: Config;
   input: SharedArrayBuffer; // feed → shard queue (layout.ts IN_*)
   frames: SharedArrayBuffer; // shard → front queue (layout.ts FR_*)
+  rows?: SharedArrayBuffer; // shard → writer queue (raw records, layout.ts R_*); absent when PERSIST=false
   control: MessagePort; // comlink: ShardApi
   registrations: MessagePort; // SymbolRegistration, one message per new symbol
   symbols: SymbolRegistration[]; // this shard's symbols registered before it started
@@ -22,6 +23,7 @@ export interface ShardStats {
   rejected: Record<string, number>;
   skippedReplays: number; // input records already applied before a restart
   frameQueueFull: number; // frames not queued for the front (it resyncs those symbols)
+  rowQueueStalls: number; // times the writer's queue was full: the shard waited (rows are never dropped)
   newEpochs: number;
   inputQueue: { depthBytes: number; capacityBytes: number };
   frameQueue: { depthBytes: number; capacityBytes: number };

@@ -6,11 +6,14 @@
 //   2. write the raw record for seq+1 (seqlocked slot)     ← resume and snapshots read it
 //   3. fold it into the current history point (seqlocked)
 //   4. queue the encoded frame for the front                ← published to clients
+//   4b. queue the raw record for the writer                 ← persisted (never dropped)
 //   5. commit the header: epoch, lastSeq, and the input position that produced it
 //   6. release the input record
 // A shard killed anywhere in 1–5 leaves the header at the previous seq; its successor
 // re-applies the same record with the same seq (the front drops the duplicate frame).
 // Killed between 5 and 6, the successor sees the record's position in the header and skips it.
+// The writer's queue is reserved before anything else: when it is full the record waits in the
+// input queue (back-pressure towards the feed) instead of being accepted without persistence.
 
 import { Book } from '../../book/book.js';
 import { computeMetrics } from '../../book/metrics.js';
@@ -22,7 +25,7 @@ import {
   H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
   IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
   METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_EPOCH, R_EXCHANGE_TS,
-  R_FEED_TS, R_METRICS, R_SEQ,
+  R_FEED_TS, R_METRICS, R_SEQ, rawRecordBytes,
 } from '../../ring/layout.js';
 import { QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
@@ -35,6 +38,8 @@ import type { ShardApi, ShardInit, ShardStats } from './messages.js';
 const BATCH = 512;
 /** Longest sleep while idle; a commit by the feed wakes the shard at once. */
 const IDLE_WAIT_MS = 250;
+/** Wait before retrying a record when the writer's queue is full. */
+const ROW_STALL_MS = 2;
 
 /** One owned symbol: its book, where its sequence stands, and its shared store. */
 class OwnedSymbol {
@@ -57,6 +62,9 @@ export class ShardActor implements ShardApi {
   private readonly cfg: Config;
   private readonly input: QueueConsumer;
   private readonly frames: QueueProducer;
+  private readonly rows?: QueueProducer;
+  private readonly rowBytes: number;
+  private rowQueueStalls = 0;
   private readonly owned: (OwnedSymbol | undefined)[] = [];
   private readonly inbox: RegistrationInbox;
   /** Scratch book an update is applied to first, so a rejected update leaves no trace. */
@@ -74,6 +82,8 @@ export class ShardActor implements ShardApi {
     this.cfg = init.config;
     this.input = new QueueConsumer(init.input);
     this.frames = new QueueProducer(init.frames);
+    this.rows = init.rows ? new QueueProducer(init.rows) : undefined;
+    this.rowBytes = rawRecordBytes(this.cfg.depth);
     this.scratch = new Book(this.cfg.depth);
     for (const r of init.symbols) this.adopt(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.adopt(r));
@@ -111,12 +121,19 @@ export class ShardActor implements ShardApi {
     const q = this.input;
     while (this.running) {
       let n = 0;
+      let stalled = false;
       for (let at = q.peek(); at >= 0; at = q.peek()) {
-        this.handle(at, q.position);
+        if (!this.handle(at, q.position)) {
+          stalled = true; // the writer's queue is full: retry this record shortly
+          break;
+        }
         q.release();
         if (++n === BATCH) break;
       }
-      if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
+      if (stalled) {
+        this.rowQueueStalls++;
+        await new Promise((r) => setTimeout(r, ROW_STALL_MS));
+      } else if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
       else await q.waitForData(IDLE_WAIT_MS);
     }
   }
@@ -126,7 +143,8 @@ export class ShardActor implements ShardApi {
     this.inbox.close();
   }
 
-  private handle(at: number, position: number): void {
+  /** Processes one input record; false when it must wait (writer queue full) and stay queued. */
+  private handle(at: number, position: number): boolean {
     const q = this.input;
     const w = at >> 2; // u32 index of the payload
     const b = at >> 3; // f64 index of the payload
@@ -137,13 +155,16 @@ export class ShardActor implements ShardApi {
       s = this.owned[id];
       if (s === undefined) {
         this.unknownSymbols++; // not ours or never registered: a routing bug, counted not fatal
-        return;
+        return true;
       }
     }
     if (position === s.lastInputPos) {
       this.skippedReplays++; // applied by our predecessor just before it died
-      return;
+      return true;
     }
+    const rq = this.rows;
+    const ra = rq ? rq.reserve(this.rowBytes) : 0;
+    if (ra < 0) return false;
     const kind = q.u32[w + IN_KIND];
     const bids = q.u32[w + IN_BID_COUNT];
     const asks = q.u32[w + IN_ASK_COUNT];
@@ -165,7 +186,7 @@ export class ShardActor implements ShardApi {
     if (reject !== 0) {
       this.rejected[reject]++;
       store.bump(H_REJECTED);
-      return;
+      return true;
     }
 
     if (s.epoch === 0) this.startEpoch(s);
@@ -219,6 +240,14 @@ export class ShardActor implements ShardApi {
       this.frameQueueFull++;
     }
 
+    // 4b. the row for the writer: the raw record as written (reserved above, so it fits)
+    if (rq) {
+      const rb = ra >> 3;
+      const n = store.rawFields;
+      for (let i = 0; i < n; i++) rq.f64[rb + i] = f[slot + i];
+      rq.commit(this.rowBytes, s.id);
+    }
+
     // 5. header: from here on, seq is the symbol's committed sequence
     store.commitHeader(s.epoch, seq, feedTs, position, bucket);
     store.bump(H_ACCEPTED);
@@ -227,6 +256,7 @@ export class ShardActor implements ShardApi {
     s.lastInputPos = position;
     this.accepted++;
     this.processing.recordMs(nowMs() - feedTs);
+    return true;
   }
 
   private startEpoch(s: OwnedSymbol): void {
@@ -252,6 +282,7 @@ export class ShardActor implements ShardApi {
       rejected,
       skippedReplays: this.skippedReplays,
       frameQueueFull: this.frameQueueFull,
+      rowQueueStalls: this.rowQueueStalls,
       newEpochs: this.newEpochs,
       inputQueue: { depthBytes: this.input.depth(), capacityBytes: this.input.capacity },
       frameQueue: { depthBytes: this.frames.depth(), capacityBytes: this.frames.capacity },

@@ -6,7 +6,8 @@ import type { BookUpdate, FeedSink } from '../../feeds/types.js';
 import type { Logger } from '../../log.js';
 import { inputRecordBytes } from '../../ring/layout.js';
 import { QueueProducer } from '../../ring/spsc.js';
-import { createStoreBuffer } from '../../ring/symbol-store.js';
+import { SymbolStore, createStoreBuffer } from '../../ring/symbol-store.js';
+import { type SymbolSeed, seedStore } from '../../store/continuation.js';
 import { nowMs } from '../../stats/latency.js';
 import type { SymbolRegistration } from '../registry.js';
 
@@ -45,6 +46,9 @@ export class Router implements FeedSink {
   readonly counters: RouterCounters = { offered: 0, queueFullDrops: 0, malformed: 0 };
   /** Called for every new symbol, before its first update is queued. */
   onRegister: (r: SymbolRegistration) => void = () => {};
+  /** Stored sequences to continue (after a restart), by symbol. */
+  seeds = new Map<string, SymbolSeed>();
+  seeded = 0;
 
   constructor(private readonly cfg: Config, inputs: SharedArrayBuffer[], private readonly log: Logger) {
     this.inputs = inputs.map((sab) => new QueueProducer(sab));
@@ -62,12 +66,13 @@ export class Router implements FeedSink {
       this.malformed(`symbol ${name}: MAX_SYMBOLS (${this.cfg.maxSymbols}) reached`);
       return undefined;
     }
-    const r: SymbolRegistration = {
-      id: this.registrations.length,
-      name,
-      shard: shardOf(name, this.cfg.shards),
-      store: createStoreBuffer({ depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity }),
-    };
+    const geometry = { depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity };
+    const r: SymbolRegistration = { id: this.registrations.length, name, shard: shardOf(name, this.cfg.shards), store: createStoreBuffer(geometry) };
+    const seed = this.seeds.get(name);
+    if (seed) {
+      seedStore(new SymbolStore(r.store, geometry), seed, this.cfg.depth); // continue its stored sequence
+      this.seeded++;
+    }
     this.registrations.push(r);
     this.byName.set(name, r);
     // Announce before the first update is queued: consumers that meet the id can then

@@ -1,7 +1,9 @@
 // The supervisor (main thread): owns the shared memory, starts the actors and the feed, stops them in order.
 //
-// Start: queues and symbol stores → front actor (listening) → shards → feed.
-// Stop:  feed → shards drain their input → front drains frames → front closes sockets → exit.
+// Start: database (embedded unless DATABASE_URL) → writer (journal replayed) → stored sequences
+//        → symbol stores → front actor (listening) → shards → feed.
+// Stop:  feed → shards drain their input → front drains frames → writer commits → front closes
+//        sockets → writer closes → database stops.
 // Shared memory lives here, not in the actors, so a restarted actor finds it intact.
 
 import { EventEmitter } from 'node:events';
@@ -16,11 +18,16 @@ import { type Remote, connect, disconnect, serve } from '../control.js';
 import type { ComponentHealth, FrontApi, FrontInit, SupervisorApi, SupervisorStats } from '../front/messages.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit } from '../shard/messages.js';
+import type { WriterApi, WriterInit, WriterLifecycle } from '../writer/messages.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../store/embedded.js';
+import { loadSeeds } from '../../store/continuation.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router } from './router.js';
 
 /** Graceful shutdown waits this long for each stage to drain before moving on. */
 const DRAIN_TIMEOUT_MS = 5000;
+/** The writer may need a COPY or two more: it gets longer, then journals what is left. */
+const WRITER_DRAIN_TIMEOUT_MS = 10_000;
 const RATE_SAMPLE_MS = 1000;
 
 interface Link<Api> {
@@ -33,6 +40,12 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   readonly router: Router;
   private readonly inputs: SharedArrayBuffer[];
   private readonly frames: SharedArrayBuffer[];
+  private readonly rows: SharedArrayBuffer[];
+  private writer?: ActorHandle;
+  private readonly writerLink: Link<WriterApi> = {};
+  private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
+  private embedded?: EmbeddedDatabase;
+  private databaseUrl = '';
   private readonly shards: ActorHandle[] = [];
   private readonly shardLinks: Link<ShardApi>[] = [];
   private front?: ActorHandle;
@@ -48,13 +61,16 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     super();
     this.inputs = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.inputQueueBytes));
     this.frames = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.frameQueueBytes));
+    this.rows = cfg.persist ? Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.rowQueueBytes)) : [];
     this.router = new Router(cfg, this.inputs, logger('router'));
     this.router.onRegister = (r) => this.announce(r);
   }
 
   async start(): Promise<void> {
+    if (this.cfg.persist) await this.startPersistence();
     this.feed = this.createFeed();
     if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
+    if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
 
     this.front = this.supervise('front', 'front', () => this.prepareFront());
     await this.front.start();
@@ -69,6 +85,26 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
     this.sampler = setInterval(() => void this.sampleRates(), RATE_SAMPLE_MS);
     this.sampler.unref();
+  }
+
+  private async startPersistence(): Promise<void> {
+    if (this.cfg.databaseUrl) this.databaseUrl = this.cfg.databaseUrl;
+    else {
+      this.embedded = await startEmbeddedPostgres(this.cfg.dataDir, this.cfg.embeddedPgPort, logger('embedded-pg'));
+      this.databaseUrl = this.embedded.url;
+    }
+    this.writer = this.supervise('writer', 'writer', () => this.prepareWriter());
+    await this.writer.start();
+    const w = this.writerReady!;
+    if (!w.databaseUp || w.journalPending) {
+      this.log.warn('stored sequences not loaded (database down or journal not replayed): symbols start new epochs');
+      return;
+    }
+    try {
+      this.router.seeds = await loadSeeds(this.databaseUrl, this.cfg.maxSymbols, this.log);
+    } catch (e) {
+      this.log.warn('could not load stored sequences: symbols start new epochs', { error: (e as Error).message });
+    }
   }
 
   private createFeed(): Feed {
@@ -100,7 +136,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const control = new MessageChannel();
     const registrations = new MessageChannel();
     const init: ShardInit = {
-      index: i, config: this.cfg, input: this.inputs[i], frames: this.frames[i],
+      index: i, config: this.cfg, input: this.inputs[i], frames: this.frames[i], rows: this.rows[i],
       control: control.port2, registrations: registrations.port2,
       symbols: this.router.registrations.filter((r) => r.shard === i),
     };
@@ -115,6 +151,30 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       onGone: () => {
         if (link.api) disconnect(link.api);
         link.api = undefined;
+        control.port1.close();
+        registrations.port1.close();
+      },
+    };
+  }
+
+  private prepareWriter(): Spawned {
+    const control = new MessageChannel();
+    const registrations = new MessageChannel();
+    const init: WriterInit = {
+      config: this.cfg, databaseUrl: this.databaseUrl, rows: this.rows, control: control.port2,
+      registrations: registrations.port2, symbols: [...this.router.registrations],
+    };
+    this.writerLink.registrations = registrations.port1;
+    return {
+      workerData: init,
+      transferList: [control.port2, registrations.port2],
+      onReady: (m) => {
+        this.writerReady = m as Extract<WriterLifecycle, { type: 'ready' }>;
+        this.writerLink.api = connect<WriterApi>(control.port1);
+      },
+      onGone: () => {
+        if (this.writerLink.api) disconnect(this.writerLink.api);
+        this.writerLink.api = undefined;
         control.port1.close();
         registrations.port1.close();
       },
@@ -148,6 +208,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
 
   private announce(r: SymbolRegistration): void {
     this.frontLink.registrations?.postMessage(r);
+    this.writerLink.registrations?.postMessage(r);
     this.shardLinks[r.shard]?.registrations?.postMessage(r);
   }
 
@@ -162,7 +223,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       }),
     );
     const c = this.router.counters;
+    const writer = this.writerLink.api ? await this.writerLink.api.stats() : undefined;
     return {
+      writer,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       feed: { name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed },
       restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0),
@@ -171,12 +234,22 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     };
   }
 
-  health(): Record<string, ComponentHealth> {
+  async health(): Promise<Record<string, ComponentHealth>> {
     const out: Record<string, ComponentHealth> = {};
     for (const h of this.shards) {
       out[h.name] = h.state === 'running' ? { status: 'ok' } : { status: 'degraded', detail: h.state };
     }
     out.feed = this.feed ? { status: 'ok', detail: this.feed.name } : { status: 'down' };
+    if (!this.cfg.persist) out.database = { status: 'degraded', detail: 'PERSIST=false: nothing is stored' };
+    else if (!this.writerLink.api) out.database = { status: 'degraded', detail: `writer ${this.writer?.state ?? 'not started'}` };
+    else {
+      const w = await this.writerLink.api.stats();
+      out.database = w.database.status === 'ok'
+        ? { status: 'ok', detail: `${w.database.timescale ? 'TimescaleDB' : 'PostgreSQL'}${this.embedded ? ' (embedded)' : ''}` }
+        : { status: 'degraded', detail: `unreachable: ${w.pendingRows} rows held, journal ${w.journal.bytes} bytes; ${w.database.lastError ?? ''}` };
+      out.redis = w.redis.status === 'off' ? { status: 'ok', detail: 'off (REDIS_URL not set): memory only' }
+        : w.redis.status === 'ready' ? { status: 'ok' } : { status: 'degraded', detail: w.redis.status };
+    }
     return out;
   }
 
@@ -218,9 +291,15 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     await this.feed?.stop();
     await Promise.all(this.shardLinks.map((l) => l.api?.drained(DRAIN_TIMEOUT_MS)));
     await this.frontLink.api?.drained(DRAIN_TIMEOUT_MS);
+    const committed = await this.writerLink.api?.drained(WRITER_DRAIN_TIMEOUT_MS);
+    if (committed === false) this.log.warn('not every row was committed in time: the rest is journaled for the next start');
     await Promise.all(this.shards.map((h) => h.stop()));
     await this.front?.stop(async () => {
       await this.frontLink.api?.close();
     });
+    await this.writer?.stop(async () => {
+      await this.writerLink.api?.close();
+    });
+    await this.embedded?.stop();
   }
 }

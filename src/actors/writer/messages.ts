@@ -1,0 +1,44 @@
+// What crosses the boundary of the writer actor: start-up data, its control API, its lifecycle.
+
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../../config.js';
+import type { LatencySummary } from '../../stats/latency.js';
+import type { SymbolRegistration } from '../registry.js';
+
+export interface WriterInit {
+  config: Config;
+  databaseUrl: string; // resolved: DATABASE_URL or the embedded server
+  rows: SharedArrayBuffer[]; // one shard → writer queue per shard (raw records, layout.ts R_*)
+  control: MessagePort; // comlink: WriterApi
+  registrations: MessagePort;
+  symbols: SymbolRegistration[];
+}
+
+export interface WriterStats {
+  database: { status: 'ok' | 'down'; timescale: boolean; lastError?: string };
+  redis: { status: 'off' | 'ready' | 'connecting' | 'down'; batches: number; commands: number; skippedBatches: number; errors: number };
+  rowsTaken: number; // rows taken from the shards' queues
+  duplicatesSkipped: number; // rows a restarted shard sent again, or already committed
+  rowsCommitted: number;
+  batchesCommitted: number;
+  batchRetries: number;
+  pendingRows: number; // closed, not yet committed, in memory
+  journal: { bytes: number; records: number; active: boolean };
+  copy: LatencySummary; // COPY + progress + COMMIT per batch
+  commitLag: LatencySummary; // feed → committed (visible in PostgreSQL), per batch's newest row
+  rowQueues: { depthBytes: number; capacityBytes: number }[];
+}
+
+export interface WriterApi {
+  stats(): WriterStats;
+  /**
+   * Resolves once every row queue is empty and every row is committed (true), or when
+   * `timeoutMs` passed (false: what is left is in the journal, replayed at next start).
+   */
+  drained(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type WriterLifecycle =
+  | { type: 'ready'; timescale: boolean; journalPending: boolean; databaseUp: boolean }
+  | { type: 'fatal'; message: string };

@@ -1,0 +1,218 @@
+// Writer actor: takes every accepted update from the shards' row queues and persists it —
+// COPY batches into PostgreSQL (committed in order, journaled while the database is away) and
+// pipelined writes to Redis (latest, last-N history, PUBLISH on the per-symbol channel).
+//
+// Publish before persist: the shards queue the frame for the front first; a slow COPY never
+// delays fan-out. Rows are never dropped: when memory and journal are full, the writer stops
+// taking rows, the shards stop accepting, and the feed's updates wait or are refused at ingress.
+
+import { resolve } from 'node:path';
+import pg from 'pg';
+import type { Config } from '../../config.js';
+import { type Logger, logger } from '../../log.js';
+import { R_EPOCH, R_SEQ } from '../../ring/layout.js';
+import { QueueConsumer } from '../../ring/spsc.js';
+import { Journal } from '../../store/journal.js';
+import { migrate } from '../../store/migrations.js';
+import { RedisTier } from '../../store/redis-tier.js';
+import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
+import { BatchBuilder, type ClosedBatch } from './batch.js';
+import { CommitQueue } from './commit-queue.js';
+import type { WriterApi, WriterInit, WriterStats } from './messages.js';
+
+const BATCH_RECORDS = 1024;
+const IDLE_WAIT_MS = 50;
+/** Retry interval while a closed batch waits for room (memory and journal full). */
+const HELD_RETRY_MS = 20;
+
+export class WriterActor implements WriterApi {
+  private readonly cfg: Config;
+  private readonly log: Logger = logger('writer');
+  private readonly queues: QueueConsumer[];
+  private readonly names: (string | undefined)[] = [];
+  private readonly inbox: RegistrationInbox;
+  private readonly pool: pg.Pool;
+  private journal!: Journal;
+  private commits!: CommitQueue;
+  private redis?: RedisTier;
+  private readonly builder: BatchBuilder;
+  /** Last (epoch, seq) taken per symbol id: a restarted shard re-sends its last row. */
+  private readonly takenEpoch: number[] = [];
+  private readonly takenSeq: number[] = [];
+  private held?: ClosedBatch; // closed but not yet accepted by the commit queue
+  private timescale = false;
+  private migrated?: Promise<void>;
+  private running = true;
+  private timer?: NodeJS.Timeout;
+  private rowsTaken = 0;
+  private duplicatesSkipped = 0;
+  private unknownSymbols = 0;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly init: WriterInit) {
+    this.cfg = init.config;
+    this.queues = init.rows.map((sab) => new QueueConsumer(sab));
+    for (const r of init.symbols) this.register(r);
+    this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
+    this.pool = new pg.Pool({ connectionString: init.databaseUrl, max: 3, connectionTimeoutMillis: 3000 });
+    // An idle client's error is emitted on the pool; unhandled it would kill the thread.
+    this.pool.on('error', (e) => this.log.warn('PostgreSQL connection lost', { error: e.message }));
+    this.builder = new BatchBuilder(this.cfg.depth, this.cfg.redisHistoryLength, Boolean(this.cfg.redisUrl));
+  }
+
+  private register(r: SymbolRegistration): void {
+    this.names[r.id] = r.name;
+  }
+
+  /** Opens the journal, migrates (if the database is up), starts taking rows. */
+  async start(): Promise<{ timescale: boolean; journalPending: boolean; databaseUp: boolean }> {
+    this.journal = await Journal.open(resolve(this.cfg.dataDir, 'journal'), {
+      maxBytes: this.cfg.journalMaxBytes, fsync: true, log: this.log,
+    });
+    const journalPending = this.journal.records > 0;
+    let databaseUp = true;
+    try {
+      await this.ensureSchema();
+    } catch (e) {
+      databaseUp = false;
+      this.log.warn('PostgreSQL unreachable at start: rows are held in memory, then journaled, until it returns', {
+        error: (e as Error).message,
+      });
+    }
+    this.commits = new CommitQueue(this.pool, this.journal, this.cfg.writerMemoryRows, () => this.ensureSchema(), this.log);
+    this.commits.dbUp = databaseUp;
+    this.loops.push(this.commits.run());
+    if (journalPending && databaseUp) await this.commits.flushed(30_000); // replay before new rows
+    if (this.cfg.redisUrl) {
+      this.redis = new RedisTier({
+        url: this.cfg.redisUrl, password: this.cfg.redisPassword, db: this.cfg.redisDb,
+        ttlSeconds: this.cfg.redisTtlSeconds, historyLength: this.cfg.redisHistoryLength,
+        channelPrefix: 'orderbook:', maxInFlight: 2, log: this.log,
+      });
+      // Redis is a cache: start without it and let the client reconnect in the background.
+      await this.redis.connect().catch((e: Error) => this.log.warn('Redis unreachable at start; writes resume when it returns', { error: e.message }));
+    }
+    for (const q of this.queues) this.loops.push(this.pump(q));
+    this.timer = setInterval(() => this.closeIfOld(), Math.max(1, this.cfg.writerBatchMs >> 1));
+    return { timescale: this.timescale, journalPending: this.journal.records > 0, databaseUp };
+  }
+
+  private ensureSchema(): Promise<void> {
+    this.migrated ??= migrate(this.pool, {
+      timescale: this.cfg.timescale, compressAfter: this.cfg.compressAfter, retention: this.cfg.retention,
+    }).then(
+      (r) => {
+        this.timescale = r.timescale;
+        if (r.applied.length > 0) this.log.info(`schema migrated (${r.applied.join(', ')}); TimescaleDB: ${r.timescale ? 'yes' : 'no'}`);
+      },
+      (e: unknown) => {
+        this.migrated = undefined; // try again on the next attempt
+        throw e;
+      },
+    );
+    return this.migrated;
+  }
+
+  private async pump(q: QueueConsumer): Promise<void> {
+    while (this.running) {
+      if (this.held && !this.offer(this.held)) {
+        await new Promise((r) => setTimeout(r, HELD_RETRY_MS)); // full: back-pressure the shards
+        continue;
+      }
+      let n = 0;
+      for (let at = q.peek(); at >= 0; at = q.peek()) {
+        this.take(q, at);
+        q.release();
+        if (this.builder.rows >= this.cfg.writerBatchRows) this.closeBatch();
+        if (++n === BATCH_RECORDS || this.held) break;
+      }
+      if (n === BATCH_RECORDS) await new Promise<void>((r) => setImmediate(r));
+      else if (!this.held) await q.waitForData(IDLE_WAIT_MS);
+    }
+  }
+
+  private take(q: QueueConsumer, at: number): void {
+    const id = q.aux;
+    let name = this.names[id];
+    if (name === undefined) {
+      this.inbox.drainSync();
+      name = this.names[id];
+      if (name === undefined) {
+        this.unknownSymbols++;
+        return;
+      }
+    }
+    const b = at >> 3;
+    const epoch = q.f64[b + R_EPOCH];
+    const seq = q.f64[b + R_SEQ];
+    if (epoch === this.takenEpoch[id] && seq <= this.takenSeq[id]) {
+      this.duplicatesSkipped++; // sent again by a shard restarted before it committed the header
+      return;
+    }
+    this.takenEpoch[id] = epoch;
+    this.takenSeq[id] = seq;
+    this.builder.add(name, q.f64, b, Date.now());
+    this.rowsTaken++;
+  }
+
+  private closeIfOld(): void {
+    if (!this.held && this.builder.ageMs(Date.now()) >= this.cfg.writerBatchMs) this.closeBatch();
+  }
+
+  private closeBatch(): void {
+    if (this.builder.rows === 0 || this.held) return;
+    const closed = this.builder.close();
+    if (closed.redis.length > 0) this.redis?.writeBatch(closed.redis);
+    if (!this.offer(closed)) this.held = closed;
+  }
+
+  private offer(c: ClosedBatch): boolean {
+    if (!this.commits.push(c.batch)) return false;
+    this.held = undefined;
+    return true;
+  }
+
+  // ── control API ──────────────────────────────────────────────────────────────
+
+  stats(): WriterStats {
+    const c = this.commits.counters;
+    return {
+      database: { status: this.commits.dbUp ? 'ok' : 'down', timescale: this.timescale, lastError: this.commits.dbUp ? undefined : this.commits.lastError },
+      redis: this.redis ? { status: this.redis.status, ...this.redis.counters } : { status: 'off', batches: 0, commands: 0, skippedBatches: 0, errors: 0 },
+      rowsTaken: this.rowsTaken,
+      duplicatesSkipped: this.duplicatesSkipped + c.alreadyCommitted,
+      rowsCommitted: c.rowsCommitted,
+      batchesCommitted: c.batchesCommitted,
+      batchRetries: c.batchRetries,
+      pendingRows: this.commits.pendingRows + this.builder.rows + (this.held?.batch.rows ?? 0),
+      journal: { bytes: this.journal.bytes, records: this.journal.records, active: this.commits.journalActive },
+      copy: this.commits.copyLatency.summary(),
+      commitLag: this.commits.commitLag.summary(),
+      rowQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
+    };
+  }
+
+  async drained(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.queues.some((q) => q.depth() > 0) || this.held) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.closeBatch();
+    return this.commits.flushed(Math.max(0, until - Date.now()));
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.closeBatch();
+    const saved = this.commits.stop();
+    if (saved > 0) this.log.warn(`${saved} uncommitted rows journaled; they are committed at the next start`);
+    await Promise.all(this.loops);
+    this.journal.close();
+    this.inbox.close();
+    await this.redis?.close();
+    await this.pool.end();
+  }
+}
+

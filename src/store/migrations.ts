@@ -1,0 +1,268 @@
+// The schema, as ordered migrations kept in the repo; migrate() applies the missing ones.
+//
+// Each migration runs once, recorded in `tickplant_migrations`. All pending migrations run
+// in one transaction under a transaction-scoped advisory lock, so two processes starting
+// together serialize: the second waits, then finds everything recorded and applies nothing.
+// Migrations are never edited once released; a change is a new migration with the next id.
+//
+// TimescaleDB or plain PostgreSQL is decided once, by migration 3, from
+// `pg_available_extensions` (option `timescale: 'auto'`), and stays as recorded: a database
+// migrated plain stays plain when TimescaleDB appears later (converting is a manual job,
+// create_hypertable(…, migrate_data => true)). Compression and retention policies are set
+// once too; to change them later use TimescaleDB's remove_*_policy / add_*_policy.
+
+import type pg from 'pg';
+import { TickplantError } from '../errors.js';
+
+export interface MigrationContext {
+  /** Whether this database gets the TimescaleDB schema (hypertable, compression, policies). */
+  timescale: boolean;
+  /** A PostgreSQL interval literal, already validated and normalized, e.g. `1 day`. */
+  compressAfter: string;
+  /** A PostgreSQL interval literal, already validated and normalized, e.g. `30 days`. */
+  retention: string;
+}
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string | ((ctx: MigrationContext) => string);
+}
+
+export interface MigrateOptions {
+  /** 'auto': TimescaleDB when the extension can be created here; 'on': required; 'off': never. */
+  timescale: 'auto' | 'on' | 'off';
+  /** Age after which TimescaleDB compresses chunks, e.g. '1 day'. */
+  compressAfter: string;
+  /** Age after which rows are dropped (TimescaleDB policy, or applyRetention on plain PostgreSQL). */
+  retention: string;
+}
+
+/** `'…'` with quotes doubled: intervals go into SQL text, because migrations run as plain scripts. */
+const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'order_book_data',
+    // Seed 000's columns, widened: numeric(24,10) rather than (10,4) because crypto prices
+    // need more than 6 integer digits (BTC in some quotes) and more than 4 decimals (most
+    // altcoins); volumes numeric(30,10). Plus the sequence (seq, epoch) and two metrics.
+    sql: `
+      create table if not exists order_book_data (
+        time              timestamptz not null,
+        symbol            varchar(32) not null,
+        best_bid          numeric(24,10),
+        best_ask          numeric(24,10),
+        mid_price         numeric(24,10),
+        spread            numeric(24,10),
+        spread_percentage numeric(24,10),
+        bid_volume        numeric(30,10),
+        ask_volume        numeric(30,10),
+        total_volume      numeric(30,10),
+        bid_levels        jsonb,
+        ask_levels        jsonb,
+        created_at        timestamptz default now(),
+        seq               bigint not null,
+        epoch             bigint not null,
+        imbalance         double precision,
+        microprice        numeric(24,10)
+      );
+      -- A replayed row collides here, so a batch is never stored twice. A hypertable's unique
+      -- index must contain the time column; time is a function of (symbol, epoch, seq), so
+      -- adding it does not let a replay through.
+      create unique index if not exists order_book_data_symbol_epoch_seq_time_key
+        on order_book_data (symbol, epoch, seq, time);
+      create index if not exists order_book_data_symbol_time_idx
+        on order_book_data (symbol, time desc);
+    `,
+  },
+  {
+    id: 2,
+    name: 'ingest_progress',
+    // The last seq committed per (symbol, epoch), written in the same transaction as its rows.
+    sql: `
+      create table if not exists ingest_progress (
+        symbol     varchar(32) not null,
+        epoch      bigint not null,
+        last_seq   bigint not null,
+        last_time  timestamptz,
+        updated_at timestamptz default now(),
+        primary key (symbol, epoch)
+      );
+    `,
+  },
+  {
+    id: 3,
+    name: 'timescale_or_plain',
+    sql: (ctx) => ctx.timescale
+      ? `
+        create extension if not exists timescaledb;
+        -- 1-day chunks: compression and retention act on whole chunks, so a chunk should be
+        -- small against compressAfter (the default 7 days would keep a week uncompressed).
+        select create_hypertable('order_book_data', by_range('time', interval '1 day'),
+                                 if_not_exists => true, migrate_data => true);
+        alter table order_book_data set (
+          timescaledb.compress,
+          timescaledb.compress_segmentby = 'symbol',
+          -- epoch and seq too: every column of the unique index is then segmentby or orderby,
+          -- so a replay into a compressed chunk is checked without decompressing whole batches
+          -- (TimescaleDB warns "column … should be used for segmenting or ordering" otherwise).
+          timescaledb.compress_orderby = 'time desc, epoch desc, seq desc'
+        );
+        select add_compression_policy('order_book_data', ${literal(ctx.compressAfter)}::interval, if_not_exists => true);
+        select add_retention_policy('order_book_data', ${literal(ctx.retention)}::interval, if_not_exists => true);
+      `
+      // Plain PostgreSQL: applyRetention deletes by time, and no index leads with time. A BRIN
+      // index is a few pages for an append-ordered table and costs inserts almost nothing.
+      : `
+        create index if not exists order_book_data_time_brin on order_book_data using brin (time);
+      `,
+  },
+];
+
+/** Class id of the advisory lock; the object id is hashtext(current schema), so schemas migrate independently. */
+const LOCK_CLASS = 0x7470; // "tp"
+
+/**
+ * Applies the migrations not yet recorded, in id order, and reports which ones ran and
+ * whether the database is on TimescaleDB (order_book_data is a hypertable).
+ */
+export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ timescale: boolean; applied: number[] }> {
+  if (opts.timescale !== 'auto' && opts.timescale !== 'on' && opts.timescale !== 'off') {
+    throw new TypeError(`migrate: timescale must be 'auto', 'on' or 'off', got ${JSON.stringify(opts.timescale)}`);
+  }
+  const client = await pool.connect();
+  let failure: unknown;
+  try {
+    const compressAfter = await normalizeInterval(client, 'compressAfter', opts.compressAfter);
+    const retention = await normalizeInterval(client, 'retention', opts.retention);
+    const available = opts.timescale !== 'off' && await timescaleAvailable(client);
+    if (opts.timescale === 'on' && !available) {
+      throw new TickplantError('store_timescale_unavailable',
+        "migrate: timescale is 'on' but the timescaledb extension is not available (pg_available_extensions) or not in shared_preload_libraries; install it or use timescale 'auto'");
+    }
+    const ctx: MigrationContext = { timescale: available, compressAfter, retention };
+
+    const applied: number[] = [];
+    await client.query('begin');
+    try {
+      // Before anything else: the lock also covers creating the bookkeeping table, which two
+      // sessions cannot both do at once (`if not exists` is not safe against a concurrent create).
+      await client.query('select pg_advisory_xact_lock($1, hashtext(current_schema()))', [LOCK_CLASS]);
+      await client.query(`
+        create table if not exists tickplant_migrations (
+          id         integer primary key,
+          name       text not null,
+          applied_at timestamptz not null default now()
+        )`);
+      const done = new Map<number, string>();
+      for (const r of (await client.query<{ id: number; name: string }>('select id, name from tickplant_migrations')).rows) {
+        done.set(r.id, r.name);
+      }
+      for (const m of [...MIGRATIONS].sort((a, b) => a.id - b.id)) {
+        const recorded = done.get(m.id);
+        if (recorded !== undefined) {
+          if (recorded !== m.name) {
+            throw new TickplantError('store_migration_mismatch',
+              `migrate: migration ${m.id} is recorded as ${JSON.stringify(recorded)} but this build calls it ${JSON.stringify(m.name)}; migrations must never be renumbered — restore the numbering`);
+          }
+          continue;
+        }
+        await client.query(typeof m.sql === 'function' ? m.sql(ctx) : m.sql);
+        await client.query('insert into tickplant_migrations (id, name) values ($1, $2)', [m.id, m.name]);
+        applied.push(m.id);
+      }
+      await client.query('commit');
+    } catch (err) {
+      // A failed migration leaves nothing behind: DDL is transactional in PostgreSQL.
+      await client.query('rollback');
+      throw err;
+    }
+    return { timescale: await isHypertable(client), applied };
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    // A client whose rollback failed may be mid-transaction: the pool must not reuse it.
+    client.release(failure instanceof Error ? failure : undefined);
+  }
+}
+
+/**
+ * Whether `create extension timescaledb` can succeed here: the package is installed
+ * (pg_available_extensions) and its library is preloaded, or the extension already exists.
+ * A package installed without `shared_preload_libraries = 'timescaledb'` is listed as
+ * available but cannot be created.
+ */
+export async function timescaleAvailable(client: pg.ClientBase): Promise<boolean> {
+  const r = await client.query<{ available: boolean }>(`
+    select exists (select 1 from pg_available_extensions where name = 'timescaledb')
+       and (exists (select 1 from pg_extension where extname = 'timescaledb')
+            or current_setting('shared_preload_libraries') ~ '(^|[\\s,])timescaledb($|[\\s,])') as available`);
+  return r.rows[0].available;
+}
+
+async function isHypertable(client: pg.ClientBase): Promise<boolean> {
+  const ext = await client.query('select 1 from pg_extension where extname = $1', ['timescaledb']);
+  if (ext.rowCount === 0) return false;
+  const r = await client.query(
+    `select 1 from timescaledb_information.hypertables
+      where hypertable_schema = current_schema() and hypertable_name = 'order_book_data'`);
+  return r.rowCount !== null && r.rowCount > 0;
+}
+
+/** PostgreSQL's own text of a positive interval, or a RangeError naming the option. */
+async function normalizeInterval(client: pg.ClientBase, option: string, value: string): Promise<string> {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new RangeError(`${option} must be a PostgreSQL interval such as '1 day', got ${JSON.stringify(value)}`);
+  }
+  let r: pg.QueryResult<{ text: string; positive: boolean }>;
+  try {
+    r = await client.query('select $1::interval::text as text, $1::interval > interval \'0\' as positive', [value]);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // 22007 invalid_datetime_format, 22008 datetime_field_overflow, 22015 interval_field_overflow
+    if (code === '22007' || code === '22008' || code === '22015') {
+      throw new RangeError(`${option} must be a PostgreSQL interval such as '1 day', got ${JSON.stringify(value)}`);
+    }
+    throw err;
+  }
+  if (!r.rows[0].positive) throw new RangeError(`${option} must be a positive interval, got ${JSON.stringify(value)}`);
+  return r.rows[0].text;
+}
+
+/**
+ * Plain-PostgreSQL retention: deletes rows older than `retention` (measured from now, once)
+ * in batches of `batchRows`, each its own transaction, so no lock or WAL burst grows with the
+ * backlog and ingest keeps running. Returns the rows deleted. On TimescaleDB the retention
+ * policy drops whole chunks instead; this still works there, only slower.
+ */
+export async function applyRetention(pool: pg.Pool, retention: string, batchRows = 10_000): Promise<number> {
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RangeError(`applyRetention: batchRows must be a positive integer, got ${batchRows}`);
+  }
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    const interval = await normalizeInterval(client, 'retention', retention);
+    // The cutoff as text: a Date would drop the microseconds.
+    const cutoff = (await client.query<{ cutoff: string }>('select (now() - $1::interval)::text as cutoff', [interval])).rows[0].cutoff;
+    let total = 0;
+    for (;;) {
+      // ctid batches: PostgreSQL's DELETE has no LIMIT; `= any(array(…))` becomes a TID scan.
+      const r = await client.query(
+        `delete from order_book_data where ctid = any(array(
+           select ctid from order_book_data where time < $1::timestamptz limit $2))`,
+        [cutoff, batchRows]);
+      const n = r.rowCount ?? 0;
+      total += n;
+      if (n < batchRows) return total;
+    }
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}

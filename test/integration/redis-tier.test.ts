@@ -1,0 +1,217 @@
+// RedisTier against the real Redis (REDIS_URL, default redis://127.0.0.1:6379), and through a
+// TCP proxy that cuts it. Keys and channels carry a per-run prefix, so parallel runs don't collide.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisTier, RedisUnavailableError, type RedisTierOptions } from '../../src/store/redis-tier.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `test:${process.pid}:${Date.now().toString(36)}:orderbook:`;
+
+async function reachable(): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 2000 });
+  probe.on('error', () => undefined); // the outcome is connect()'s rejection, below
+  try {
+    await probe.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const up = await reachable();
+if (!up && process.env.CI) throw new Error(`Redis unreachable at REDIS_URL=${REDIS_URL}; CI requires it (start redis-server or set REDIS_URL)`);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const logs: { level: string; msg: string }[] = [];
+const log = {
+  warn: (msg: string) => void logs.push({ level: 'warn', msg }),
+  info: (msg: string) => void logs.push({ level: 'info', msg }),
+};
+
+function tier(over: Partial<RedisTierOptions> = {}): RedisTier {
+  return new RedisTier({
+    url: REDIS_URL, ttlSeconds: 3600, historyLength: 100, keyPrefix: PREFIX, channelPrefix: PREFIX,
+    maxInFlight: 4, reconnectMaxMs: 100, log, ...over,
+  });
+}
+
+const frame = (symbol: string, seq: number) => JSON.stringify({ type: 'orderbook_update', symbol, seq });
+
+describe.skipIf(!up)('RedisTier (real Redis)', () => {
+  let direct: Redis; // a plain client to inspect what the tier wrote
+  const tiers: RedisTier[] = [];
+  const open = async (over: Partial<RedisTierOptions> = {}) => {
+    const t = tier(over);
+    tiers.push(t);
+    await t.connect();
+    return t;
+  };
+
+  beforeAll(async () => {
+    direct = new Redis(REDIS_URL);
+  });
+
+  afterAll(async () => {
+    for (const t of tiers) await t.close();
+    let cursor = '0';
+    do {
+      const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+      if (keys.length) await direct.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await direct.quit();
+  });
+
+  it('writes latest (newest of the batch), history newest-first, both with a TTL', async () => {
+    const t = await open({ ttlSeconds: 600 });
+    expect(t.status).toBe('ready');
+    const items = [
+      { symbol: 'US.AAPL', latest: frame('US.AAPL', 1) },
+      { symbol: 'BTC-USD', latest: Buffer.from(frame('BTC-USD', 1)) },
+      { symbol: 'US.AAPL', latest: frame('US.AAPL', 2) },
+      { symbol: 'US.AAPL', latest: frame('US.AAPL', 3) },
+    ];
+    expect(t.writeBatch(items)).toBe(true);
+    await t.whenIdle();
+
+    expect(await direct.get(t.keys.latest('US.AAPL'))).toBe(frame('US.AAPL', 3));
+    expect(await direct.get(t.keys.latest('BTC-USD'))).toBe(frame('BTC-USD', 1));
+    expect(await direct.lrange(t.keys.history('US.AAPL'), 0, -1)).toEqual([3, 2, 1].map((s) => frame('US.AAPL', s)));
+    for (const key of [t.keys.latest('US.AAPL'), t.keys.history('US.AAPL'), t.keys.history('BTC-USD')]) {
+      const ttl = await direct.ttl(key);
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(600);
+    }
+    // 2 symbols × (SET, LPUSH, LTRIM, EXPIRE) + 4 PUBLISH
+    expect(t.counters).toMatchObject({ batches: 1, commands: 12, skippedBatches: 0, errors: 0 });
+    expect(await t.readLatest('US.AAPL')).toBe(frame('US.AAPL', 3));
+    expect(await t.readLatest('NOPE')).toBeNull();
+    expect(t.latencySummary().count).toBe(1);
+  });
+
+  it('caps history at historyLength, newest first; readHistory returns the newest n', async () => {
+    const t = await open({ historyLength: 5 });
+    for (let b = 0; b < 3; b++) {
+      const items = [0, 1, 2, 3].map((i) => ({ symbol: 'ETH-USD', latest: frame('ETH-USD', b * 4 + i) }));
+      expect(t.writeBatch(items)).toBe(true);
+    }
+    await t.whenIdle();
+    expect(await direct.llen(t.keys.history('ETH-USD'))).toBe(5);
+    expect(await t.readHistory('ETH-USD', 100)).toEqual([11, 10, 9, 8, 7].map((s) => frame('ETH-USD', s)));
+    expect(await t.readHistory('ETH-USD', 2)).toEqual([11, 10].map((s) => frame('ETH-USD', s)));
+    expect(await t.readHistory('NOPE', 10)).toEqual([]);
+  });
+
+  it('PUBLISHes every item, in order, on channelPrefix + symbol', async () => {
+    const t = await open();
+    const sub = new Redis(REDIS_URL);
+    const got: [string, string][] = [];
+    sub.on('message', (channel: string, message: string) => void got.push([channel, message]));
+    await sub.subscribe(t.keys.channel('US.MSFT'), t.keys.channel('US.NVDA'));
+    const items = [1, 2, 3].flatMap((s) => [
+      { symbol: 'US.MSFT', latest: frame('US.MSFT', s) },
+      { symbol: 'US.NVDA', latest: frame('US.NVDA', s) },
+    ]);
+    expect(t.writeBatch(items)).toBe(true);
+    await until('6 messages', () => got.length === 6);
+    await sub.quit();
+    const on = (sym: string) => got.filter(([c]) => c === t.keys.channel(sym)).map(([, m]) => m);
+    expect(on('US.MSFT')).toEqual([1, 2, 3].map((s) => frame('US.MSFT', s)));
+    expect(on('US.NVDA')).toEqual([1, 2, 3].map((s) => frame('US.NVDA', s)));
+  });
+
+  it('refuses (false) while maxInFlight pipelines await replies', async () => {
+    const t = await open({ maxInFlight: 1 });
+    const items = [{ symbol: 'SOL-USD', latest: frame('SOL-USD', 1) }];
+    expect(t.writeBatch(items)).toBe(true);
+    expect(t.inFlightPipelines).toBe(1);
+    expect(t.writeBatch(items)).toBe(false); // same tick: the first reply cannot have arrived
+    expect(t.counters.skippedBatches).toBe(1);
+    await t.whenIdle();
+    expect(t.writeBatch(items)).toBe(true);
+    await t.whenIdle();
+    expect(t.counters).toMatchObject({ batches: 2, skippedBatches: 1, errors: 0 });
+  });
+
+  it('connect() rejects with RedisUnavailableError naming REDIS_URL when nothing listens', async () => {
+    const proxy = await startProxy(6379);
+    const port = proxy.port;
+    await proxy.close(); // a port that was just free: connection refused
+    const t = tier({ url: `redis://:secret@127.0.0.1:${port}`, connectTimeoutMs: 1000 });
+    tiers.push(t);
+    const err = await t.connect().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as RedisUnavailableError).code).toBe('redis_unavailable');
+    expect((err as Error).message).toMatch(/REDIS_URL/);
+    expect((err as Error).message).not.toMatch(/secret/);
+    expect(t.status).not.toBe('ready');
+    expect(t.writeBatch([{ symbol: 'X', latest: 'x' }])).toBe(false);
+  });
+
+  it('an outage: writeBatch returns false (no throw, no unhandled rejection), then recovers', async () => {
+    const url = new URL(REDIS_URL);
+    const proxy = await startProxy(Number(url.port || 6379), url.hostname);
+    try {
+      url.port = String(proxy.port);
+      const t = await open({ url: url.toString() });
+      const items = [{ symbol: 'US.TSLA', latest: frame('US.TSLA', 1) }];
+      expect(t.writeBatch(items)).toBe(true);
+      await t.whenIdle();
+
+      // A pipeline in flight when the connection dies fails (counted), it does not reject unhandled.
+      expect(t.writeBatch([{ symbol: 'US.TSLA', latest: frame('US.TSLA', 2) }])).toBe(true);
+      logs.length = 0;
+      proxy.cut();
+      await until('status leaves ready', () => t.status !== 'ready');
+      expect(['down', 'connecting']).toContain(t.status);
+      await t.whenIdle();
+      expect(t.counters.errors).toBe(5); // the in-flight pipeline's 5 commands, failed at the first close
+
+      const skippedBefore = t.counters.skippedBatches;
+      for (let i = 0; i < 50; i++) expect(t.writeBatch([{ symbol: 'US.TSLA', latest: frame('US.TSLA', 100 + i) }])).toBe(false);
+      expect(t.counters.skippedBatches - skippedBefore).toBe(50);
+      const t0 = Date.now();
+      expect(await t.readLatest('US.TSLA')).toBeNull();
+      expect(await t.readHistory('US.TSLA', 10)).toEqual([]);
+      expect(Date.now() - t0).toBeLessThan(100);
+      await sleep(300); // several failed reconnect attempts
+      expect(['down', 'connecting']).toContain(t.status);
+      expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1); // one line per outage, not per attempt
+
+      await proxy.restore();
+      await until('status ready again', () => t.status === 'ready');
+      expect(t.writeBatch([{ symbol: 'US.TSLA', latest: frame('US.TSLA', 3) }])).toBe(true);
+      await t.whenIdle();
+      expect(await direct.get(t.keys.latest('US.TSLA'))).toBe(frame('US.TSLA', 3));
+      expect(await t.readLatest('US.TSLA')).toBe(frame('US.TSLA', 3));
+      expect(t.inFlightPipelines).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('bad options throw RangeError naming the option', () => {
+    expect(() => tier({ maxInFlight: 0 })).toThrow(/maxInFlight/);
+    expect(() => tier({ historyLength: 1.5 })).toThrow(RangeError);
+    expect(() => tier({ ttlSeconds: -1 })).toThrow(/ttlSeconds/);
+  });
+
+  it('close() is quick whether Redis is up or down', async () => {
+    const t = await open();
+    const t0 = Date.now();
+    await t.close();
+    await t.close(); // idempotent
+    expect(Date.now() - t0).toBeLessThan(1100);
+  });
+});
