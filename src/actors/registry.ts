@@ -7,6 +7,7 @@ export interface SymbolRegistration {
   name: string;
   shard: number;
   store: SharedArrayBuffer; // layout.ts: header, raw ring, history ring
+  registeredAtMs: number; // the store's history ring holds nothing older: earlier points are in PostgreSQL
 }
 
 /**

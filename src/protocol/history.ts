@@ -1,47 +1,49 @@
-// Builds a historical_data frame from a symbol's shared history ring (runs in the snapshot pool).
+// historical_data payloads: points from the shared history ring or from database rows, and the envelope.
+//
+// Points are encoded as comma-separated JSON objects without brackets, so parts from several
+// tiers (PostgreSQL for before this process started, memory since) join with one comma.
 
-import {
-  HISTORY_POINT_FIELDS, P_BUCKET, P_COUNT, P_EPOCH, P_SEQ, type StoreGeometry,
-} from '../ring/layout.js';
+import { H_LAST_BUCKET, HISTORY_POINT_FIELDS, METRIC_NAMES, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, type StoreGeometry } from '../ring/layout.js';
 import { SymbolStore } from '../ring/symbol-store.js';
-import { H_LAST_BUCKET } from '../ring/layout.js';
+import type { HistoryRow } from '../store/history-query.js';
 import { HISTORY_POINT_MAX_BYTES, encodeHistoryPoint } from './encode.js';
-import { writeAscii, writeIsoTime, writeNumber } from './json-writer.js';
 
-export interface HistoryTask {
+export interface MemoryHistoryTask {
+  kind: 'memory';
   store: SharedArrayBuffer;
   geometry: StoreGeometry;
-  symbol: string;
-  fromMs: number; // first instant to include (start of today)
+  fromMs: number; // first instant to include
   baseResolutionMs: number; // the ring's resolution
-  resolutionMs: number; // requested; rounded to a multiple of the base
+  resolutionMs: number; // a multiple of the base (see effectiveResolution)
 }
 
-export interface HistoryPayload {
-  buffer: ArrayBuffer; // transferred to the caller
+/** Encoded points, transferred from the snapshot pool. */
+export interface PointsPayload {
+  buffer: ArrayBuffer;
   offset: number;
   length: number;
-  lastSeq: number; // seq of the newest point (0: no point)
-  epoch: number;
   points: number;
+  lastSeq: number; // seq of the newest point (0: no point)
+  epoch: number; // its epoch
 }
 
-/** Room left before the data for the envelope, written last (its seq is known only then). */
-const ENVELOPE_RESERVE = 512;
+/** The resolution actually served: the request rounded to a multiple of the ring's resolution. */
+export function effectiveResolution(requestedMs: number, baseMs: number): number {
+  return Math.max(1, Math.round(requestedMs / baseMs)) * baseMs;
+}
 
-export function buildHistory(t: HistoryTask): HistoryPayload {
+/** Points from the shared history ring, from `fromMs` to the newest bucket. */
+export function memoryPoints(t: MemoryHistoryTask): PointsPayload {
   const store = new SymbolStore(t.store, t.geometry);
-  const group = Math.max(1, Math.round(t.resolutionMs / t.baseResolutionMs));
-  const resolutionMs = group * t.baseResolutionMs;
+  const group = Math.round(t.resolutionMs / t.baseResolutionMs);
   const lastBucket = store.readHeader() ? store.header[H_LAST_BUCKET] : -1;
   const first = Math.max(Math.ceil(t.fromMs / t.baseResolutionMs), lastBucket - t.geometry.historyCapacity + 1);
   const maxPoints = lastBucket >= first ? Math.ceil((lastBucket - first + 1) / group) + 1 : 0;
-  const out = new Uint8Array(ENVELOPE_RESERVE + maxPoints * (HISTORY_POINT_MAX_BYTES + 1) + 8);
+  const out = new Uint8Array(maxPoints * (HISTORY_POINT_MAX_BYTES + 1) + 8);
 
   const pt = new Float64Array(HISTORY_POINT_FIELDS);
   const keep = new Float64Array(HISTORY_POINT_FIELDS);
-  let pos = ENVELOPE_RESERVE;
-  out[pos++] = 0x5b; // [
+  let pos = 0;
   let points = 0;
   let lastSeq = 0;
   let epoch = 0;
@@ -52,7 +54,7 @@ export function buildHistory(t: HistoryTask): HistoryPayload {
     keep[P_BUCKET] = Math.floor(keep[P_BUCKET] / group); // bucket of the coarser resolution
     keep[P_COUNT] = count;
     if (points > 0) out[pos++] = 0x2c; // ,
-    pos = encodeHistoryPoint(out, pos, keep, 0, resolutionMs);
+    pos = encodeHistoryPoint(out, pos, keep, 0, t.resolutionMs);
     points++;
     lastSeq = keep[P_SEQ];
     epoch = keep[P_EPOCH];
@@ -67,24 +69,41 @@ export function buildHistory(t: HistoryTask): HistoryPayload {
     haveKeep = true;
   }
   flush();
-  out[pos++] = 0x5d; // ]
-  out[pos++] = 0x7d; // }
+  return { buffer: out.buffer, offset: 0, length: pos, points, lastSeq, epoch };
+}
 
-  const head = new Uint8Array(ENVELOPE_RESERVE);
-  let h = writeAscii(head, 0, '{"type":"historical_data","symbol":"');
-  h = writeAscii(head, h, t.symbol);
-  h = writeAscii(head, h, '","epoch":');
-  h = writeNumber(head, h, epoch);
-  h = writeAscii(head, h, ',"seq":');
-  h = writeNumber(head, h, lastSeq);
-  h = writeAscii(head, h, ',"from":"');
-  h = writeIsoTime(head, h, t.fromMs);
-  h = writeAscii(head, h, '","resolution_ms":');
-  h = writeNumber(head, h, resolutionMs);
-  h = writeAscii(head, h, ',"points":');
-  h = writeNumber(head, h, points);
-  h = writeAscii(head, h, ',"data":');
-  const offset = ENVELOPE_RESERVE - h;
-  out.set(head.subarray(0, h), offset);
-  return { buffer: out.buffer, offset, length: pos - offset, lastSeq, epoch, points };
+/** Points from database rows (one per bucket), in the same JSON shape as memoryPoints. */
+export function rowPoints(rows: HistoryRow[], resolutionMs: number): PointsPayload {
+  const out = new Uint8Array(rows.length * (HISTORY_POINT_MAX_BYTES + 1) + 8);
+  const pt = new Float64Array(HISTORY_POINT_FIELDS);
+  let pos = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    pt[P_BUCKET] = Math.round(r.bucketMs / resolutionMs);
+    pt[P_SEQ] = r.seq;
+    pt[P_EPOCH] = r.epoch;
+    pt[P_COUNT] = r.count;
+    for (let m = 0; m < METRIC_NAMES.length; m++) pt[P_METRICS + m] = r[METRIC_NAMES[m]] ?? NaN;
+    if (i > 0) out[pos++] = 0x2c;
+    pos = encodeHistoryPoint(out, pos, pt, 0, resolutionMs);
+  }
+  const last = rows[rows.length - 1];
+  return { buffer: out.buffer, offset: 0, length: pos, points: rows.length, lastSeq: last?.seq ?? 0, epoch: last?.epoch ?? 0 };
+}
+
+export interface HistoryMeta {
+  symbol: string;
+  epoch: number;
+  seq: number;
+  fromMs: number;
+  resolutionMs: number;
+  points: number;
+  sources: { memory: number; database: number };
+}
+
+/** `{"type":"historical_data",…,"data":[` — the points and `]}` follow. */
+export function envelopePrefix(m: HistoryMeta): string {
+  return `{"type":"historical_data","symbol":${JSON.stringify(m.symbol)},"epoch":${m.epoch},"seq":${m.seq},`
+    + `"from":"${new Date(m.fromMs).toISOString()}","resolution_ms":${m.resolutionMs},"points":${m.points},`
+    + `"sources":{"memory":${m.sources.memory},"database":${m.sources.database}},"data":[`;
 }

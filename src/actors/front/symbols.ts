@@ -19,13 +19,15 @@ export class FrontSymbol {
   epoch = 0;
   lastSeq = 0;
   stale = false;
-  readonly registeredAt = Date.now();
+  /** When the store was created: its history ring holds nothing older. */
+  readonly registeredAt: number;
   private readonly rec: Float64Array;
 
   constructor(r: SymbolRegistration, private readonly cfg: Config) {
     this.id = r.id;
     this.name = r.name;
     this.shard = r.shard;
+    this.registeredAt = r.registeredAtMs;
     this.topic = `book:${r.name}`;
     this.store = new SymbolStore(r.store, { depth: cfg.depth, rawCapacity: cfg.rawCapacity, historyCapacity: cfg.historyCapacity });
     this.symbolJson = symbolJsonBytes(r.name);

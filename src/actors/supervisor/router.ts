@@ -67,7 +67,9 @@ export class Router implements FeedSink {
       return undefined;
     }
     const geometry = { depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity };
-    const r: SymbolRegistration = { id: this.registrations.length, name, shard: shardOf(name, this.cfg.shards), store: createStoreBuffer(geometry) };
+    const r: SymbolRegistration = {
+      id: this.registrations.length, name, shard: shardOf(name, this.cfg.shards), store: createStoreBuffer(geometry), registeredAtMs: Date.now(),
+    };
     const seed = this.seeds.get(name);
     if (seed) {
       seedStore(new SymbolStore(r.store, geometry), seed, this.cfg.depth); // continue its stored sequence

@@ -189,6 +189,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const init: FrontInit = {
       config: this.cfg, frames: this.frames, control: control.port2, supervisor: supervisor.port2,
       registrations: registrations.port2, symbols: [...this.router.registrations],
+      database: this.cfg.persist && this.writerReady ? { url: this.databaseUrl, timescale: this.writerReady.timescale } : undefined,
     };
     this.frontLink.registrations = registrations.port1;
     return {

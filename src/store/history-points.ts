@@ -1,0 +1,37 @@
+// Database history for the snapshot pool: bucketed in PostgreSQL, encoded to points in the pool thread.
+
+import pg from 'pg';
+import { type PointsPayload, rowPoints } from '../protocol/history.js';
+import { queryHistory } from './history-query.js';
+
+export interface DatabaseHistoryTask {
+  kind: 'database';
+  databaseUrl: string;
+  timescale: boolean;
+  symbol: string;
+  fromMs: number; // inclusive
+  toMs: number; // exclusive
+  resolutionMs: number;
+  limit: number;
+}
+
+/** One small pool per pool thread and database: tasks reuse connections. */
+const pools = new Map<string, pg.Pool>();
+
+function poolFor(url: string): pg.Pool {
+  let p = pools.get(url);
+  if (!p) {
+    p = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
+    // An idle client's error lands on the pool; unhandled it would end the pool thread.
+    p.on('error', (e) => process.emitWarning(`history pool: PostgreSQL connection lost: ${e.message}`));
+    pools.set(url, p);
+  }
+  return p;
+}
+
+export async function databasePoints(t: DatabaseHistoryTask): Promise<PointsPayload> {
+  const rows = await queryHistory(poolFor(t.databaseUrl), {
+    symbol: t.symbol, fromMs: t.fromMs, toMs: t.toMs, resolutionMs: t.resolutionMs, timescale: t.timescale, limit: t.limit,
+  });
+  return rowPoints(rows, t.resolutionMs);
+}
