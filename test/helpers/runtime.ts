@@ -64,6 +64,7 @@ export async function startRuntime(overrides: Overrides = {}, deployment?: Await
   await sup.start();
   const http = `http://127.0.0.1:${sup.port}`;
   const db = new pg.Pool({ connectionString: dep.url, max: 2 });
+  let stopped: Promise<void> | undefined;
   return {
     sup,
     cfg,
@@ -75,10 +76,13 @@ export async function startRuntime(overrides: Overrides = {}, deployment?: Await
       const r = await fetch(http + path);
       return { status: r.status, body: (await r.json()) as T };
     },
-    async stop() {
-      await sup.stop();
-      await db.end();
-      if (!deployment) await dep.drop(); // a shared deployment is dropped by its owner
+    stop() {
+      stopped ??= (async () => {
+        await sup.stop();
+        await db.end();
+        if (!deployment) await dep.drop(); // a shared deployment is dropped by its owner
+      })();
+      return stopped;
     },
   };
 }
