@@ -8,6 +8,7 @@ export interface SymbolRegistration {
   shard: number;
   store: SharedArrayBuffer; // layout.ts: header, raw ring, history ring
   registeredAtMs: number; // the store's history ring holds nothing older: earlier points are in PostgreSQL
+  seeded?: { epoch: number; seq: number }; // the store continues this stored sequence (after a restart)
 }
 
 /**

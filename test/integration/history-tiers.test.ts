@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
+import { TestClient, sequenceProblems } from '../helpers/ws-client.js';
 
 type Tier = { hits: number; misses: number; errors: number };
 type Tiers = { memory: Tier & { entries: number }; redis: Tier; database: Tier };
@@ -63,11 +64,17 @@ describe('history tiers', () => {
       expect(tiers.database.misses).toBe(loads); // nothing loaded again
 
       // A subscriber's historical_data takes the same path.
-      const ws = await (await import('../helpers/ws-client.js')).TestClient.connect(run2.ws);
+      const ws = await TestClient.connect(run2.ws);
       ws.send({ action: 'subscribe', symbol: SYMBOL });
       const h = await ws.waitFor((m) => m.type === 'historical_data');
+      await ws.waitFor((m) => m.type === 'orderbook_update' && ws.messages.length > 20);
       ws.close();
-      expect((h.sources as { database: number }).database).toBe(cold.body.sources.database);
+      expect((h.sources as { database: number }).database).toBeGreaterThanOrEqual(cold.body.sources.database);
+      // The restarted process continues run 1's sequence: one epoch, seamless from history on.
+      const stream = ws.stream(SYMBOL);
+      expect(stream[1]).toMatchObject({ type: 'orderbook_snapshot', seq: h.seq, epoch: h.epoch });
+      expect(sequenceProblems(stream)).toEqual([]);
+      expect(new Set(stream.map((m) => m.epoch)).size).toBe(1);
 
       // The whole earlier hour: loaded from PostgreSQL once, then kept in Redis.
       const three = await run2.get<History>(`/orderbook/${SYMBOL}/history?hours=3`);

@@ -33,6 +33,14 @@ export class FrontSymbol {
     this.symbolJson = symbolJsonBytes(r.name);
     this.maxFrameBytes = maxRecordFrameBytes(cfg.depth, this.symbolJson.length);
     this.rec = new Float64Array(this.store.rawFields);
+    // A store seeded with its stored sequence (after a restart) counts as published up to there:
+    // the first subscriber gets the stored book as its snapshot, the next frame is seq + 1. (Not
+    // read from the header: for a symbol registered while running, frames the shard already
+    // committed may still be queued for us.)
+    if (r.seeded) {
+      this.epoch = r.seeded.epoch;
+      this.lastSeq = r.seeded.seq;
+    }
   }
 
   /**

@@ -73,6 +73,7 @@ export class Router implements FeedSink {
     const seed = this.seeds.get(name);
     if (seed) {
       seedStore(new SymbolStore(r.store, geometry), seed, this.cfg.depth); // continue its stored sequence
+      r.seeded = { epoch: seed.epoch, seq: seed.lastSeq };
       this.seeded++;
     }
     this.registrations.push(r);
