@@ -99,11 +99,14 @@ export interface HistoryMeta {
   resolutionMs: number;
   points: number;
   sources: { memory: number; database: number };
+  /** Set when a tier failed: what is missing and why (the points present are still exact). */
+  incomplete?: string;
 }
 
 /** `{"type":"historical_data",…,"data":[` — the points and `]}` follow. */
 export function envelopePrefix(m: HistoryMeta): string {
   return `{"type":"historical_data","symbol":${JSON.stringify(m.symbol)},"epoch":${m.epoch},"seq":${m.seq},`
     + `"from":"${new Date(m.fromMs).toISOString()}","resolution_ms":${m.resolutionMs},"points":${m.points},`
-    + `"sources":{"memory":${m.sources.memory},"database":${m.sources.database}},"data":[`;
+    + `"sources":{"memory":${m.sources.memory},"database":${m.sources.database}},`
+    + (m.incomplete ? `"incomplete":${JSON.stringify(m.incomplete)},` : '') + '"data":[';
 }

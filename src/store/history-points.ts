@@ -15,13 +15,20 @@ export interface DatabaseHistoryTask {
   limit: number;
 }
 
+const QUERY_TIMEOUT_MS = 10_000;
+
 /** One small pool per pool thread and database: tasks reuse connections. */
 const pools = new Map<string, pg.Pool>();
 
 function poolFor(url: string): pg.Pool {
   let p = pools.get(url);
   if (!p) {
-    p = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
+    // Bounded: a database that hangs must not hold a subscriber's history forever (the front
+    // then serves memory and says what is missing).
+    p = new pg.Pool({
+      connectionString: url, max: 2, connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000,
+      query_timeout: QUERY_TIMEOUT_MS, statement_timeout: QUERY_TIMEOUT_MS,
+    });
     // An idle client's error lands on the pool; unhandled it would end the pool thread.
     p.on('error', (e) => process.emitWarning(`history pool: PostgreSQL connection lost: ${e.message}`));
     pools.set(url, p);

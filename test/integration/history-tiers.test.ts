@@ -3,7 +3,8 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
+import { DATABASE_URL, REDIS_URL, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { TestClient, sequenceProblems } from '../helpers/ws-client.js';
 
 type Tier = { hits: number; misses: number; errors: number };
@@ -96,6 +97,42 @@ describe('history tiers', () => {
       expect(tiers.redis.hits).toBeGreaterThanOrEqual(1);
     } finally {
       await run3.stop();
+    }
+  });
+});
+
+describe('history tiers with PostgreSQL away', () => {
+  it('serves memory and says what is missing instead of failing', async () => {
+    const d = await createDeployment();
+    const url = new URL(DATABASE_URL);
+    const proxy = await startProxy(Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const viaProxy = `${url.toString()}${url.search ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${d.schema}`)}`;
+    const cfg = { symbols: [`${SYMBOL}X`], simUpdatesPerSecond: 100, shards: 1 };
+    const first = await startRuntime({ ...cfg, databaseUrl: viaProxy }, d);
+    await sleep(800);
+    await first.stop();
+    const second = await startRuntime({ ...cfg, databaseUrl: viaProxy }, d);
+    try {
+      await sleep(300);
+      proxy.cut();
+      const r = await second.get<History & { incomplete?: string }>(`/orderbook/${SYMBOL}X/today`);
+      expect(r.status).toBe(200);
+      expect(r.body.incomplete).toMatch(/unavailable/);
+      expect(r.body.sources.database).toBe(0);
+      expect(r.body.sources.memory).toBeGreaterThan(0);
+      const ws = await TestClient.connect(second.ws);
+      ws.send({ action: 'subscribe', symbol: `${SYMBOL}X` });
+      const h = await ws.waitFor((m) => m.type === 'historical_data');
+      await ws.waitFor((m) => m.type === 'orderbook_update');
+      ws.close();
+      expect(h.incomplete).toMatch(/unavailable/);
+      expect(sequenceProblems(ws.stream(`${SYMBOL}X`))).toEqual([]);
+    } finally {
+      await proxy.restore();
+      await second.stop();
+      await proxy.close();
+      await d.drop();
     }
   });
 });

@@ -236,15 +236,22 @@ export class FrontActor implements FrontApi {
       kind: 'memory', store: sym.store.sab, geometry: sym.store.geometry,
       fromMs: Math.max(fromMs, coveredFrom), baseResolutionMs: base, resolutionMs: res,
     };
+    let incomplete: string | undefined;
     const [db, mem] = await Promise.all([
-      this.tiers && fromMs < coveredFrom ? this.tiers.read(sym.name, fromMs, coveredFrom, res) : Promise.resolve(undefined),
+      this.tiers && fromMs < coveredFrom
+        // PostgreSQL away: serve what memory has and say so, rather than fail the subscribe.
+        ? this.tiers.read(sym.name, fromMs, coveredFrom, res).catch((e: Error) => {
+            incomplete = `stored history before ${new Date(coveredFrom).toISOString()} unavailable: ${e.message}`;
+            return undefined;
+          })
+        : Promise.resolve(undefined),
       this.pool.run(memoryTask),
     ]);
     const memory: Points = { bytes: new Uint8Array(mem.buffer, mem.offset, mem.length), points: mem.points, lastSeq: mem.lastSeq, epoch: mem.epoch };
     const newest = memory.points > 0 ? memory : db && db.points > 0 ? db : memory;
     const prefix = Buffer.from(envelopePrefix({
       symbol: sym.name, epoch: newest.epoch, seq: newest.lastSeq, fromMs, resolutionMs: res,
-      points: memory.points + (db?.points ?? 0), sources: { memory: memory.points, database: db?.points ?? 0 },
+      points: memory.points + (db?.points ?? 0), sources: { memory: memory.points, database: db?.points ?? 0 }, incomplete,
     }));
     const both = db !== undefined && db.points > 0 && memory.points > 0;
     const bytes = Buffer.concat([prefix, db?.bytes ?? new Uint8Array(0), both ? COMMA : EMPTY, memory.bytes, CLOSE]);
