@@ -55,7 +55,9 @@ export const configSchema = z.strictObject({
   compressAfter: z.string().regex(/^\d+ (minutes?|hours?|days?|weeks?|months?)$/, 'expected e.g. "1 day"').default('1 day'), // TIMESCALE_COMPRESS_AFTER
   retention: z.string().regex(/^\d+ (minutes?|hours?|days?|weeks?|months?|years?)$/, 'expected e.g. "30 days"').default('30 days'), // RETENTION
   rowQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 23), // ROW_QUEUE_BYTES: shard → writer queue, per shard
-  writerBatchRows: int(1, 1_000_000).default(5000), // WRITER_BATCH_ROWS: a COPY batch closes at this many rows
+  // Measured (README, Persistence): COPY of 20-level rows plateaus at ~47k rows/s from ~1,000 rows a
+  // batch; larger batches only add latency (94 ms at 5,000, 196 ms at 10,000).
+  writerBatchRows: int(1, 1_000_000).default(2000), // WRITER_BATCH_ROWS: a COPY batch closes at this many rows
   writerBatchMs: int(1, 60_000).default(100), // WRITER_BATCH_MS: … or when its oldest row is this old
   writerMemoryRows: int(1000, 100_000_000).default(500_000), // WRITER_MEMORY_ROWS: uncommitted rows held in memory before the journal
   journalMaxBytes: int(1 << 20, 2 ** 40).default(2 ** 30), // JOURNAL_MAX_BYTES: beyond it the writer stops taking rows (backpressure)
