@@ -14,7 +14,7 @@ import { R_EPOCH, R_SEQ } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { Journal } from '../../store/journal.js';
 import { migrate } from '../../store/migrations.js';
-import { RedisTier } from '../../store/redis-tier.js';
+import { type BatchItem, RedisTier } from '../../store/redis-tier.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { BatchBuilder, type ClosedBatch } from './batch.js';
 import { CommitQueue } from './commit-queue.js';
@@ -40,6 +40,11 @@ export class WriterActor implements WriterApi {
   private readonly takenEpoch: number[] = [];
   private readonly takenSeq: number[] = [];
   private held?: ClosedBatch; // closed but not yet accepted by the commit queue
+  /**
+   * Redis items not sent yet (Redis away, or pipelines in flight): the newest REDIS_HISTORY_LENGTH
+   * per symbol, merged with each new batch, so :latest always converges and memory stays bounded.
+   */
+  private redisPending = new Map<string, BatchItem[]>();
   private timescale = false;
   private migrated?: Promise<void>;
   private running = true;
@@ -157,13 +162,33 @@ export class WriterActor implements WriterApi {
 
   private closeIfOld(): void {
     if (!this.held && this.builder.ageMs(Date.now()) >= this.cfg.writerBatchMs) this.closeBatch();
+    else if (this.redisPending.size > 0) this.flushRedis();
   }
 
   private closeBatch(): void {
     if (this.builder.rows === 0 || this.held) return;
     const closed = this.builder.close();
-    if (closed.redis.length > 0) this.redis?.writeBatch(closed.redis);
+    if (closed.redis.length > 0) this.queueRedis(closed.redis);
     if (!this.offer(closed)) this.held = closed;
+  }
+
+  private queueRedis(items: BatchItem[]): void {
+    if (!this.redis) return;
+    const n = this.cfg.redisHistoryLength;
+    for (const it of items) {
+      let list = this.redisPending.get(it.symbol);
+      if (!list) this.redisPending.set(it.symbol, (list = []));
+      list.push(it);
+      if (list.length > 2 * n) list.splice(0, list.length - n); // keep the newest n (amortized)
+    }
+    this.flushRedis();
+  }
+
+  private flushRedis(): void {
+    const n = this.cfg.redisHistoryLength;
+    const items: BatchItem[] = [];
+    for (const list of this.redisPending.values()) items.push(...(list.length > n ? list.slice(-n) : list));
+    if (items.length > 0 && this.redis!.writeBatch(items)) this.redisPending.clear();
   }
 
   private offer(c: ClosedBatch): boolean {
@@ -211,6 +236,11 @@ export class WriterActor implements WriterApi {
     await Promise.all(this.loops);
     this.journal.close();
     this.inbox.close();
+    if (this.redis && this.redisPending.size > 0 && this.redis.status === 'ready') {
+      await this.redis.whenIdle(); // room for the last pipeline: :latest ends at the last update
+      this.flushRedis();
+      await this.redis.whenIdle();
+    }
     await this.redis?.close();
     await this.pool.end();
   }
