@@ -58,13 +58,17 @@ export class SymbolStore {
 
   // ── writer side (the owning shard only) ──────────────────────────────────────
 
-  /** Opens a seqlock write window at Int32 index `v`; pair with endWrite. */
+  /**
+   * Opens a seqlock write window at Int32 index `v`; pair with endWrite. Idempotent on purpose:
+   * a writer killed inside a window leaves the version odd, and a plain +1 here would flip the
+   * slot's parity for good (readers would accept half-written records). There is one writer.
+   */
   beginWrite(v: number): void {
-    Atomics.add(this.i32, v, 1); // odd: readers of this slot retry or reject
+    Atomics.store(this.i32, v, Atomics.load(this.i32, v) | 1); // odd: readers of this slot retry or reject
   }
 
   endWrite(v: number): void {
-    Atomics.add(this.i32, v, 1); // even again: the fields written in between are published
+    Atomics.store(this.i32, v, (Atomics.load(this.i32, v) | 1) + 1); // even: the fields written are published
   }
 
   /** f64 index of the raw slot for `seq`. */
@@ -101,7 +105,7 @@ export class SymbolStore {
 
   /** Repairs a torn header after a writer died mid-write (the new writer owns it now). */
   resetHeaderLock(): void {
-    if (this.headerTorn()) Atomics.add(this.i32, H_VERSION, 1);
+    if (this.headerTorn()) this.endWrite(H_VERSION);
   }
 
   // ── reader side (any thread) ─────────────────────────────────────────────────

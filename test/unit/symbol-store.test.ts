@@ -65,3 +65,25 @@ describe('SymbolStore', () => {
     expect(s.readHeader() && s.header[H_LAST_SEQ]).toBe(count);
   });
 });
+
+describe('SymbolStore after a writer died inside a write window (regression)', () => {
+  it('keeps the seqlock parity right: complete records readable, half-written ones rejected', () => {
+    const sab = createStoreBuffer(geometry);
+    const s = new SymbolStore(sab, geometry);
+    const slot = s.rawSlot(3);
+    s.beginWrite(slot * 2); // the first writer dies here: the version stays odd
+    const successor = new SymbolStore(sab, geometry);
+    successor.beginWrite(slot * 2);
+    successor.f64[slot + R_SEQ] = 3;
+    successor.f64[slot + R_EPOCH] = 1;
+    successor.endWrite(slot * 2);
+    const out = new Float64Array(s.rawFields);
+    expect(s.readRaw(3, 1, out, 0)).toBe(true); // complete: readable
+    successor.beginWrite(slot * 2); // half-written seq 67 (same slot)
+    successor.f64[slot + R_SEQ] = 67;
+    successor.f64[slot + R_EPOCH] = 1;
+    expect(s.readRaw(67, 1, out, 0)).toBe(false); // never accepted while the window is open
+    successor.endWrite(slot * 2);
+    expect(s.readRaw(67, 1, out, 0)).toBe(true);
+  });
+});

@@ -217,8 +217,8 @@ export class ShardActor implements ShardApi {
       f[p + P_EPOCH] = s.epoch;
       f[p + P_COUNT] = 0;
     }
+    if (f[p + P_SEQ] !== seq) f[p + P_COUNT] += 1; // a successor re-applying this seq counts it once
     f[p + P_SEQ] = seq;
-    f[p + P_COUNT] += 1;
     for (let m = 0; m < METRIC_COUNT; m++) f[p + P_METRICS + m] = f[slot + R_METRICS + m];
     store.endWrite(p * 2);
 

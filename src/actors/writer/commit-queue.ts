@@ -117,6 +117,8 @@ export class CommitQueue {
       if (!(await this.commit(decodeJournalRecord(record), true))) return;
       n++;
     }
+    // Stopped meanwhile: stop() may have appended memory batches after what was replayed.
+    if (!this.running) return;
     this.journal.truncate(); // every batch in it is committed: only now
     this.state = 'off';
     if (n > 0) this.log.info(`journal replayed: ${n} batches committed`);
