@@ -18,10 +18,12 @@ export const REJECT_UNORDERED = 5; // snapshot bids not strictly descending or a
 export const REJECT_TOO_MANY_LEVELS = 6; // a side has more levels than the caller's maxLevels
 export const REJECT_EMPTY = 7; // snapshot with no levels on either side
 export const REJECT_BAD_KIND = 8; // kind is neither KIND_SNAPSHOT nor KIND_DELTA
+export const REJECT_NO_SNAPSHOT = 9; // a delta for a book whose state was lost: a snapshot must rebuild it first
 
 /** Stable names, index = code; used in stats and logs, so never reorder. */
 export const REJECT_REASONS: readonly string[] = Object.freeze([
   'ok', 'crossed', 'locked', 'bad_price', 'bad_size', 'unordered', 'too_many_levels', 'empty', 'bad_kind',
+  'no_snapshot',
 ]);
 
 /**

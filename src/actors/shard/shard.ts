@@ -17,7 +17,7 @@
 
 import { Book } from '../../book/book.js';
 import { computeMetrics } from '../../book/metrics.js';
-import { REJECT_REASONS, checkCrossing, checkLevels } from '../../book/validate.js';
+import { REJECT_NO_SNAPSHOT, REJECT_REASONS, checkCrossing, checkLevels } from '../../book/validate.js';
 import type { Config } from '../../config.js';
 import { KIND_DELTA } from '../../feeds/types.js';
 import {
@@ -48,6 +48,8 @@ class OwnedSymbol {
   lastSeq = 0;
   lastBucket = -1;
   lastInputPos = -1;
+  /** The book was lost (a predecessor died mid-write): deltas wait for a snapshot. */
+  needsSnapshot = false;
   readonly symbolJson: Uint8Array;
   readonly maxFrameBytes: number;
 
@@ -102,6 +104,7 @@ export class ShardActor implements ShardApi {
       // continuous, so the next accepted update starts a new epoch (clients get a resync).
       store.resetHeaderLock();
       s.epoch = 0;
+      s.needsSnapshot = true; // applying deltas to an empty book would publish a wrong book as full state
       return;
     }
     if (!store.readHeader()) return;
@@ -113,7 +116,10 @@ export class ShardActor implements ShardApi {
     if (s.lastSeq > 0) {
       const rec = new Float64Array(store.rawFields);
       if (store.readRaw(s.lastSeq, s.epoch, rec, 0)) s.book.loadFromRecord(rec, 0);
-      else s.epoch = 0; // the book cannot be rebuilt: start a new sequence
+      else {
+        s.epoch = 0; // the book cannot be rebuilt: start a new sequence, from a snapshot
+        s.needsSnapshot = true;
+      }
     }
   }
 
@@ -172,6 +178,7 @@ export class ShardActor implements ShardApi {
     const store = s.store;
 
     let reject = checkLevels(q.f64, levels, bids, asks, kind);
+    if (reject === 0 && kind === KIND_DELTA && s.needsSnapshot) reject = REJECT_NO_SNAPSHOT;
     if (reject === 0) {
       const next = this.scratch;
       next.copyFrom(s.book);
@@ -181,6 +188,7 @@ export class ShardActor implements ShardApi {
       if (reject === 0) {
         this.scratch = s.book; // swap: the old book becomes the next scratch
         s.book = next;
+        s.needsSnapshot = false;
       }
     }
     if (reject !== 0) {
