@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 import type { Config } from '../../config.js';
 import { startOfDayMs } from '../../market-day.js';
 import { statusFrame } from '../../protocol/client-message.js';
-import { TYPE_RESYNC, TYPE_UPDATE, maxRecordFrameBytes } from '../../protocol/encode.js';
+import { TYPE_RESYNC, maxRecordFrameBytes } from '../../protocol/encode.js';
 import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
 import type { DatabaseHistoryTask } from '../../store/history-points.js';
 import { asciiBytes } from '../../protocol/json-writer.js';
@@ -30,8 +30,12 @@ const IDLE_WAIT_MS = 250;
 const SWEEP_INTERVAL_MS = 25;
 const CLOSE_GOING_AWAY = 1001;
 const CLOSE_GRACE_MS = 2000;
-const REASON_GAP = asciiBytes('gap');
-const REASON_EPOCH = asciiBytes('epoch_changed');
+const REASONS = new Map<string, Uint8Array>();
+const reasonBytes = (r: string): Uint8Array => {
+  let b = REASONS.get(r);
+  if (!b) REASONS.set(r, (b = asciiBytes(r)));
+  return b;
+};
 const COMMA = Buffer.from(',');
 const EMPTY = new Uint8Array(0);
 const CLOSE = Buffer.from(']}');
@@ -54,6 +58,7 @@ export class FrontActor implements FrontApi {
   private readonly sweepBudget: number;
   private duplicatesDropped = 0;
   private unknownSymbols = 0;
+  private unresolvedGaps = 0;
   private server?: Server;
   private running = true;
   private timers: NodeJS.Timeout[] = [];
@@ -148,7 +153,7 @@ export class FrontActor implements FrontApi {
       }
     }
     const b = at >> 3;
-    const seq = q.f64[b + FR_SEQ];
+    let seq = q.f64[b + FR_SEQ];
     const epoch = q.f64[b + FR_EPOCH];
     if (epoch === sym.epoch && seq <= sym.lastSeq) {
       this.duplicatesDropped++; // re-sent by a shard restarted between queueing and committing
@@ -159,25 +164,32 @@ export class FrontActor implements FrontApi {
       sym.stale = false;
       server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', Date.now())));
     }
-    if (epoch === sym.epoch && seq === sym.lastSeq + 1) {
+    if ((epoch === sym.epoch && seq === sym.lastSeq + 1) || (sym.epoch === 0 && seq === 1)) {
+      // In sequence (or the very start of one): the shard's bytes, untouched.
       const from = at + FR_JSON_OFFSET;
       // One view per frame (not per client): uWS takes no (buffer, offset, length) triple.
       this.deliver(sym.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
-    } else if (sym.epoch === 0) {
-      // First frame this front sees for the symbol: nobody can have an older position.
-      const from = at + FR_JSON_OFFSET;
-      this.deliver(sym.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
     } else {
-      // A gap (the shard's frame queue was full) or a new epoch (sequence restarted): the
-      // topic's subscribers get the full state at this seq instead of a delta they cannot apply.
-      const reason = epoch === sym.epoch ? 'gap' : 'epoch_changed';
-      const len = sym.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, epoch === sym.epoch ? REASON_GAP : REASON_EPOCH);
-      const n = server.subscribers(sym.topic);
-      this.counters.resyncs.set(reason, (this.counters.resyncs.get(reason) ?? 0) + n);
-      if (len >= 0) this.deliver(sym.topic, this.resyncScratch.subarray(0, len));
-      else {
-        const fallback = sym.encode(this.resyncScratch, TYPE_UPDATE, seq, epoch);
-        if (fallback >= 0) this.deliver(sym.topic, this.resyncScratch.subarray(0, fallback));
+      // A gap (the shard's frame queue was full), a new epoch, or the first frame a restarted
+      // front sees mid-sequence: subscribers get the full state at this seq, never a delta
+      // that would hide the jump.
+      const reason = sym.epoch === 0 ? 'front_restarted' : epoch === sym.epoch ? 'gap' : 'epoch_changed';
+      let len = sym.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, reasonBytes(reason));
+      if (len < 0) {
+        // That update is gone from the raw ring already: resync to the newest committed one
+        // instead (frames up to it, still queued, are then dropped as already covered).
+        const c = sym.committed();
+        if (c && c.lastSeq > seq && (len = sym.encode(this.resyncScratch, TYPE_RESYNC, c.lastSeq, epoch, reasonBytes(reason))) >= 0) {
+          seq = c.lastSeq;
+        }
+      }
+      if (len >= 0) {
+        const n = server.subscribers(sym.topic);
+        this.counters.resyncs.set(reason, (this.counters.resyncs.get(reason) ?? 0) + n);
+        this.deliver(sym.topic, this.resyncScratch.subarray(0, len));
+      } else {
+        this.unresolvedGaps++; // nothing readable to resync from: the next frame resyncs instead
+        return;
       }
     }
     sym.epoch = epoch;
@@ -289,6 +301,7 @@ export class FrontActor implements FrontApi {
       bytesSent: this.counters.bytesSent,
       framesPublished: this.framesPublished,
       duplicatesDropped: this.duplicatesDropped,
+      unresolvedGaps: this.unresolvedGaps,
       resyncs: Object.fromEntries(this.counters.resyncs),
       conflations: this.counters.conflations,
       backpressureLimitHits: this.counters.backpressureLimitHits,

@@ -26,7 +26,8 @@ export interface FrontStats {
   messagesSent: number; // deliveries: one per subscriber per published frame, plus direct sends
   bytesSent: number;
   framesPublished: number;
-  duplicatesDropped: number; // frames re-sent by a restarted shard
+  duplicatesDropped: number; // frames re-sent by a restarted shard, or covered by a resync
+  unresolvedGaps: number; // gaps with nothing readable to resync from yet (the next frame resyncs)
   resyncs: Record<string, number>; // by reason
   conflations: number; // subscriptions detached because the client fell behind
   backpressureLimitHits: number; // a client reached maxBackpressure: uWS may have skipped it
