@@ -122,8 +122,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const c = parsed.data;
   if (c.feed === 'replay' && !c.replayFile) throw new ConfigError('invalid configuration: replayFile (REPLAY_FILE) is required when FEED=replay');
-  if (c.wsConflateBytes >= c.wsMaxBackpressure) {
-    throw new ConfigError('invalid configuration: wsConflateBytes (WS_CONFLATE_BYTES) must be below wsMaxBackpressure (WS_MAX_BACKPRESSURE)');
+  if (c.wsMaxBackpressure - c.wsConflateBytes < 1 << 15) {
+    // The front sweeps for slow clients whenever this much has been published since the last
+    // sweep; a smaller margin would sweep every connection on almost every frame.
+    throw new ConfigError('invalid configuration: wsConflateBytes (WS_CONFLATE_BYTES) must be at least 32 KiB below wsMaxBackpressure (WS_MAX_BACKPRESSURE)');
   }
   if (c.restartBackoffMaxMs < c.restartBackoffMs) {
     throw new ConfigError('invalid configuration: restartBackoffMaxMs (RESTART_BACKOFF_MAX_MS) must be >= restartBackoffMs');

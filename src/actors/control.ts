@@ -20,3 +20,15 @@ export function connect<T>(port: MessagePort): Remote<T> {
 export function disconnect(remote: Remote<unknown>): void {
   remote[Comlink.releaseProxy]();
 }
+
+/**
+ * A control call that gives up after `ms`: comlink leaves a call unresolved when the actor at
+ * the other end dies (releasing the proxy rejects nothing), and shutdown or /stats must not hang.
+ */
+export function within<T>(call: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}

@@ -53,8 +53,11 @@ async function databaseCut(variant: 'memory' | 'journal'): Promise<void> {
   }, dep);
   cleanup.push(() => rt.stop());
 
+  // The replay feed registers symbols as it reads them: subscribe once the front lists it.
+  for (let i = 0; i < 100 && !(await rt.get<{ symbols: { symbol: string }[] }>('/symbols')).body.symbols.some((x) => x.symbol === symbols[0]); i++) await sleep(20);
   const client = await TestClient.connect(rt.ws);
   client.send({ action: 'subscribe', symbol: symbols[0], resolution: 'none' });
+  await client.waitFor((m) => m.type === 'orderbook_update');
   await until(rt, 'first commits', (s) => s.writer.rowsCommitted > 200);
 
   proxy.cut();

@@ -185,13 +185,18 @@ describe('loadConfig rejects invalid values, naming the option and its variable'
     expect(e.message).toContain('WS_MAX_BACKPRESSURE');
   });
 
+  it('requires a 32 KiB margin between WS_CONFLATE_BYTES and WS_MAX_BACKPRESSURE (else a sweep on every frame)', () => {
+    expect(configError({ WS_CONFLATE_BYTES: String(1048576 - 1024), WS_MAX_BACKPRESSURE: '1048576' }).message).toMatch(/32 KiB/);
+    expect(load({ WS_CONFLATE_BYTES: String(1048576 - 32768), WS_MAX_BACKPRESSURE: '1048576' }).wsConflateBytes).toBe(1048576 - 32768);
+  });
+
   it('accepts the boundary values just inside each limit', () => {
     const c = load({
       WEBSOCKET_PORT: '65535', BOOK_DEPTH: '200', RAW_RING_CAPACITY: '64',
-      WS_CONFLATE_BYTES: '1048575', WS_MAX_BACKPRESSURE: '1048576',
+      WS_CONFLATE_BYTES: '1015808', WS_MAX_BACKPRESSURE: '1048576',
       MARKET_TIMEZONE: 'America/New_York', FEED: 'replay', REPLAY_FILE: 'x.ndjson',
     });
-    expect(c).toMatchObject({ port: 65535, depth: 200, rawCapacity: 64, wsConflateBytes: 1048575, marketTimeZone: 'America/New_York' });
+    expect(c).toMatchObject({ port: 65535, depth: 200, rawCapacity: 64, wsConflateBytes: 1015808, marketTimeZone: 'America/New_York' });
   });
 });
 

@@ -55,6 +55,7 @@ export class FrontActor implements FrontApi {
   };
   private framesPublished = 0;
   private bytesSinceSweep = 0;
+  private bytesThisTurn = 0;
   private readonly sweepBudget: number;
   private duplicatesDropped = 0;
   private unknownSymbols = 0;
@@ -84,7 +85,9 @@ export class FrontActor implements FrontApi {
       this.tiers = new HistoryTiers(this.pool as Piscina, init.database, this.cfg.redisUrl, this.cfg.redisPassword, this.cfg.redisDb, logger('front'));
     }
     this.resyncScratch = new Uint8Array(maxFrame);
-    this.sweepBudget = this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - maxFrame;
+    // One frame of margin below the sweep's "near the ceiling" mark (maxBackpressure − maxFrame),
+    // so a connection that reaches that mark has really escaped the invariant.
+    this.sweepBudget = this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - 2 * maxFrame;
     this.sessions = new Sessions(
       {
         cfg: this.cfg,
@@ -130,13 +133,22 @@ export class FrontActor implements FrontApi {
 
   private async pump(q: QueueConsumer): Promise<void> {
     while (this.running) {
+      // uWS hands published frames to the sockets once per event-loop turn, so buffered amounts
+      // are only current between turns: sweep here, and end a turn after a quarter of the budget
+      // (the sweep may then be one turn behind, and two quarters still fit under the ceiling).
+      this.bytesThisTurn = 0;
+      if (this.bytesSinceSweep > this.sweepBudget >> 1) this.sweep();
       let n = 0;
+      let full = false;
       for (let at = q.peek(); at >= 0; at = q.peek()) {
         this.publishFrame(q, at);
         q.release();
-        if (++n === BATCH) break;
+        if (++n === BATCH || this.bytesThisTurn > this.sweepBudget >> 2) {
+          full = true;
+          break;
+        }
       }
-      if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
+      if (full) await new Promise<void>((r) => setImmediate(r));
       else await q.waitForData(IDLE_WAIT_MS);
     }
   }
@@ -205,9 +217,10 @@ export class FrontActor implements FrontApi {
     // After a sweep every attached connection holds at most WS_CONFLATE_BYTES, and a
     // connection gets at most one copy of each frame: sweeping again before the bytes published
     // since could reach the uWS ceiling means no connection is ever over it, so uWS never skips
-    // one silently — whether or not the sweep timer kept up.
+    // one silently — whether or not the sweep timer kept up. (The sweep itself runs between
+    // pump turns: see pump().)
     this.bytesSinceSweep += bytes.length;
-    if (this.bytesSinceSweep > this.sweepBudget) this.sweep();
+    this.bytesThisTurn += bytes.length;
     this.server!.publish(topic, bytes);
     this.counters.messagesSent += n;
     this.counters.bytesSent += n * bytes.length;

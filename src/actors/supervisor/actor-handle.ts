@@ -6,6 +6,8 @@ import { StartupError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { spawnWorker, workerEntry } from '../worker-url.js';
 
+/** An actor that ran this long before dying restarts at the base backoff again. */
+const STABLE_AFTER_MS = 30_000;
 /** How long a closed actor may take to exit by itself before it is terminated. */
 const EXIT_GRACE_MS = 3000;
 
@@ -40,7 +42,8 @@ export class ActorHandle extends EventEmitter {
   restarts = 0;
   private worker?: Worker;
   private spawned?: Spawned;
-  private failuresInRow = 0;
+  private failuresInRow = 0; // failed starts in a row: reaching maxStartFailures stops the process
+  private quickCrashes = 0; // deaths soon after start, in a row: they grow the backoff
   private timer?: NodeJS.Timeout;
   private lastError = '';
 
@@ -70,6 +73,7 @@ export class ActorHandle extends EventEmitter {
     if (this.state === 'stopped') return;
     const s = this.o.prepare();
     this.spawned = s;
+    const startedAt = Date.now();
     const w = spawnWorker(workerEntry(this.o.entry).url, {
       workerData: s.workerData,
       transferList: s.transferList,
@@ -99,7 +103,10 @@ export class ActorHandle extends EventEmitter {
       if (this.state === 'stopped') return;
       this.state = 'restarting';
       if (!ready) this.failuresInRow++;
-      else this.failuresInRow = 1; // it ran: the next start is a first attempt again
+      else this.failuresInRow = 0; // it ran: the next start is a first attempt again
+      // An actor that dies soon after starting, again and again, must not restart at the base
+      // delay forever: its backoff grows until it stays up for a while.
+      this.quickCrashes = Date.now() - startedAt < STABLE_AFTER_MS ? this.quickCrashes + 1 : 1;
       if (!ready && this.failuresInRow >= this.o.maxStartFailures) {
         this.state = 'stopped';
         this.emit('fatal', new StartupError(
@@ -108,7 +115,7 @@ export class ActorHandle extends EventEmitter {
         return;
       }
       this.restarts++;
-      const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMs * 2 ** (this.failuresInRow - 1));
+      const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMs * 2 ** (this.quickCrashes - 1));
       this.o.log.warn(`${this.o.name} exited (code ${code}); restarting in ${delay} ms`);
       this.timer = setTimeout(() => this.spawn(), delay);
     });

@@ -14,7 +14,7 @@ import { DEFAULT_SYMBOLS, SimulatorFeed } from '../../feeds/simulator.js';
 import type { Feed } from '../../feeds/types.js';
 import { type Logger, logger } from '../../log.js';
 import { createQueueBuffer } from '../../ring/spsc.js';
-import { type Remote, connect, disconnect, serve } from '../control.js';
+import { type Remote, connect, disconnect, serve, within } from '../control.js';
 import type { ComponentHealth, FrontApi, FrontInit, SupervisorApi, SupervisorStats } from '../front/messages.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit } from '../shard/messages.js';
@@ -29,6 +29,8 @@ const DRAIN_TIMEOUT_MS = 5000;
 /** The writer may need a COPY or two more: it gets longer, then journals what is left. */
 const WRITER_DRAIN_TIMEOUT_MS = 10_000;
 const RATE_SAMPLE_MS = 1000;
+const STATS_TIMEOUT_MS = 2000;
+const CLOSE_TIMEOUT_MS = 5000;
 
 interface Link<Api> {
   api?: Remote<Api>;
@@ -220,11 +222,13 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       this.shards.map(async (h, i) => {
         const api = this.shardLinks[i].api;
         if (!api || h.state !== 'running') return { index: i, status: h.state };
-        return { ...(await api.stats()), status: h.state, restarts: h.restarts, updatesPerS: this.rates.perShard[i] ?? 0 };
+        const s = await within(api.stats(), STATS_TIMEOUT_MS, undefined);
+        if (!s) return { index: i, status: 'not answering' };
+        return { ...s, status: h.state, restarts: h.restarts, updatesPerS: this.rates.perShard[i] ?? 0 };
       }),
     );
     const c = this.router.counters;
-    const writer = this.writerLink.api ? await this.writerLink.api.stats() : undefined;
+    const writer = this.writerLink.api ? await within(this.writerLink.api.stats(), STATS_TIMEOUT_MS, undefined) : undefined;
     return {
       writer,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
@@ -290,16 +294,19 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private async doStop(): Promise<void> {
     if (this.sampler) clearInterval(this.sampler);
     await this.feed?.stop();
-    await Promise.all(this.shardLinks.map((l) => l.api?.drained(DRAIN_TIMEOUT_MS)));
-    await this.frontLink.api?.drained(DRAIN_TIMEOUT_MS);
-    const committed = await this.writerLink.api?.drained(WRITER_DRAIN_TIMEOUT_MS);
+    const grace = DRAIN_TIMEOUT_MS + 1000; // a drained() that never answers: its actor died
+    await Promise.all(this.shardLinks.map((l) => l.api && within(l.api.drained(DRAIN_TIMEOUT_MS), grace, false)));
+    if (this.frontLink.api) await within(this.frontLink.api.drained(DRAIN_TIMEOUT_MS), grace, false);
+    const committed = this.writerLink.api && (await within(this.writerLink.api.drained(WRITER_DRAIN_TIMEOUT_MS), WRITER_DRAIN_TIMEOUT_MS + 1000, false));
     if (committed === false) this.log.warn('not every row was committed in time: the rest is journaled for the next start');
+    // The writer closes (journaling what is uncommitted) before anything else can run out the
+    // clock: losing client sockets late costs nothing, losing rows does.
+    await this.writer?.stop(async () => {
+      if (this.writerLink.api) await within(this.writerLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
+    });
     await Promise.all(this.shards.map((h) => h.stop()));
     await this.front?.stop(async () => {
-      await this.frontLink.api?.close();
-    });
-    await this.writer?.stop(async () => {
-      await this.writerLink.api?.close();
+      if (this.frontLink.api) await within(this.frontLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
     });
     await this.embedded?.stop();
   }
