@@ -24,7 +24,7 @@ export interface CommitCounters {
   rowsCommitted: number;
   batchesCommitted: number;
   batchRetries: number;
-  alreadyCommitted: number;
+  alreadyCommitted: number; // batches found stored when retried (counted in the two above too)
 }
 
 export class CommitQueue {
@@ -135,7 +135,9 @@ export class CommitQueue {
         await this.ensureSchema();
         if (mayBeCommitted && (await isCommitted(client, b.progress))) {
           client.release();
-          this.counters.alreadyCommitted++;
+          this.counters.alreadyCommitted++; // its COMMIT had landed before the connection failed
+          this.counters.rowsCommitted += b.rows;
+          this.counters.batchesCommitted++;
           return true;
         }
         const t = nowMs();
@@ -174,12 +176,15 @@ export class CommitQueue {
     return true;
   }
 
-  /** Stops committing; batches still in memory go to the journal (replayed at next start). */
-  stop(): number {
+  /**
+   * Stops committing; batches still in memory, then `extra` (newer ones the caller could not
+   * push), go to the journal, replayed at the next start.
+   */
+  stop(extra: Batch[] = []): number {
     this.running = false;
     this.wake?.();
     let saved = 0;
-    for (const b of this.memory) {
+    for (const b of [...this.memory, ...extra]) {
       try {
         this.journal.append(encodeJournalRecord(b));
         saved += b.rows;

@@ -18,7 +18,8 @@ export interface WriterStats {
   database: { status: 'ok' | 'down'; timescale: boolean; lastError?: string };
   redis: { status: 'off' | 'ready' | 'connecting' | 'down'; batches: number; commands: number; skippedBatches: number; errors: number };
   rowsTaken: number; // rows taken from the shards' queues
-  duplicatesSkipped: number; // rows a restarted shard sent again, or already committed
+  duplicatesSkipped: number; // rows a restarted shard sent again
+  batchesFoundCommitted: number; // batches whose outcome was unknown (connection lost at COMMIT) and were stored
   rowsCommitted: number;
   batchesCommitted: number;
   batchRetries: number;

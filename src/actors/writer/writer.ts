@@ -52,7 +52,8 @@ export class WriterActor implements WriterApi {
   private rowsTaken = 0;
   private duplicatesSkipped = 0;
   private unknownSymbols = 0;
-  private loops: Promise<void>[] = [];
+  private pumps: Promise<void>[] = [];
+  private commitLoop: Promise<void> = Promise.resolve();
 
   constructor(private readonly init: WriterInit) {
     this.cfg = init.config;
@@ -86,7 +87,7 @@ export class WriterActor implements WriterApi {
     }
     this.commits = new CommitQueue(this.pool, this.journal, this.cfg.writerMemoryRows, () => this.ensureSchema(), this.log);
     this.commits.dbUp = databaseUp;
-    this.loops.push(this.commits.run());
+    this.commitLoop = this.commits.run();
     if (journalPending && databaseUp) await this.commits.flushed(30_000); // replay before new rows
     if (this.cfg.redisUrl) {
       this.redis = new RedisTier({
@@ -97,7 +98,7 @@ export class WriterActor implements WriterApi {
       // Redis is a cache: start without it and let the client reconnect in the background.
       await this.redis.connect().catch((e: Error) => this.log.warn('Redis unreachable at start; writes resume when it returns', { error: e.message }));
     }
-    for (const q of this.queues) this.loops.push(this.pump(q));
+    for (const q of this.queues) this.pumps.push(this.pump(q));
     this.timer = setInterval(() => this.closeIfOld(), Math.max(1, this.cfg.writerBatchMs >> 1));
     return { timescale: this.timescale, journalPending: this.journal.records > 0, databaseUp };
   }
@@ -205,7 +206,8 @@ export class WriterActor implements WriterApi {
       database: { status: this.commits.dbUp ? 'ok' : 'down', timescale: this.timescale, lastError: this.commits.dbUp ? undefined : this.commits.lastError },
       redis: this.redis ? { status: this.redis.status, ...this.redis.counters } : { status: 'off', batches: 0, commands: 0, skippedBatches: 0, errors: 0 },
       rowsTaken: this.rowsTaken,
-      duplicatesSkipped: this.duplicatesSkipped + c.alreadyCommitted,
+      duplicatesSkipped: this.duplicatesSkipped,
+      batchesFoundCommitted: c.alreadyCommitted,
       rowsCommitted: c.rowsCommitted,
       batchesCommitted: c.batchesCommitted,
       batchRetries: c.batchRetries,
@@ -230,10 +232,21 @@ export class WriterActor implements WriterApi {
   async close(): Promise<void> {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
-    this.closeBatch();
-    const saved = this.commits.stop();
+    await Promise.all(this.pumps); // they stop taking rows within one wait
+    // Everything not committed goes to the journal: a held batch, the rows still in the shards'
+    // queues (the shards are drained or stopped by now), and the batch being built.
+    const extra = this.held ? [this.held.batch] : [];
+    this.held = undefined;
+    for (const q of this.queues) {
+      for (let at = q.peek(); at >= 0; at = q.peek()) {
+        this.take(q, at);
+        q.release();
+      }
+    }
+    if (this.builder.rows > 0) extra.push(this.builder.close().batch);
+    const saved = this.commits.stop(extra);
     if (saved > 0) this.log.warn(`${saved} uncommitted rows journaled; they are committed at the next start`);
-    await Promise.all(this.loops);
+    await this.commitLoop;
     this.journal.close();
     this.inbox.close();
     if (this.redis && this.redisPending.size > 0 && this.redis.status === 'ready') {
