@@ -37,7 +37,9 @@ export const configSchema = z.strictObject({
   replayFile: z.string().optional(), // REPLAY_FILE: NDJSON order-book updates (FEED=replay)
   replaySpeed: z.coerce.number().min(0).max(1e6).default(1), // REPLAY_SPEED: 1 recorded pace, 0 as fast as possible
   staleAfterMs: int(100, 86_400_000).default(5000), // STALE_AFTER_MS: a symbol silent this long is stale
-  wsMaxBackpressure: int(1 << 16, 1 << 30).default(1 << 24), // WS_MAX_BACKPRESSURE: uWS hard ceiling per connection
+  // A safety net only: the front detaches lagging clients far below it (WS_CONFLATE_BYTES,
+  // swept every 4× that published); uWS skips frames silently above it.
+  wsMaxBackpressure: int(1 << 16, 1 << 30).default(1 << 26), // WS_MAX_BACKPRESSURE: uWS hard ceiling per connection
   wsConflateBytes: int(1 << 12, 1 << 28).default(1 << 20), // WS_CONFLATE_BYTES: backlog that conflates a client
   wsMaxMessageBytes: int(64, 1 << 20).default(4096), // WS_MAX_MESSAGE_BYTES: larger client messages get an error frame
   wsMaxSubscriptions: int(1, 100_000).default(500), // WS_MAX_SUBSCRIPTIONS: per connection

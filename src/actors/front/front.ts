@@ -85,9 +85,11 @@ export class FrontActor implements FrontApi {
       this.tiers = new HistoryTiers(this.pool as Piscina, init.database, this.cfg.redisUrl, this.cfg.redisPassword, this.cfg.redisDb, logger('front'));
     }
     this.resyncScratch = new Uint8Array(maxFrame);
-    // One frame of margin below the sweep's "near the ceiling" mark (maxBackpressure − maxFrame),
-    // so a connection that reaches that mark has really escaped the invariant.
-    this.sweepBudget = this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - 2 * maxFrame;
+    // Sweep at least every 4 × WS_CONFLATE_BYTES published, and always before an attached
+    // connection could reach the uWS ceiling (one frame of margin below the sweep's "near the
+    // ceiling" mark). Frequent sweeps leave the ceiling far away: uWS's buffered amount lags
+    // while it batches topic frames, and at saturation that lag alone produced silent skips.
+    this.sweepBudget = Math.min(4 * this.cfg.wsConflateBytes, this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - 2 * maxFrame);
     this.sessions = new Sessions(
       {
         cfg: this.cfg,
