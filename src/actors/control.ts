@@ -22,13 +22,18 @@ export function disconnect(remote: Remote<unknown>): void {
 }
 
 /**
- * A control call that gives up after `ms`: comlink leaves a call unresolved when the actor at
- * the other end dies (releasing the proxy rejects nothing), and shutdown or /stats must not hang.
+ * A control call that answers `fallback` when the actor at the other end cannot answer: after
+ * `ms` (comlink leaves a call unresolved when that actor dies), or when the call fails (its
+ * proxy was released by a restart). Shutdown, /stats and the rate sampler must go on regardless.
  */
 export function within<T>(call: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<T>((resolve) => {
     timer = setTimeout(() => resolve(fallback), ms);
   });
-  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  const answered = call.then(
+    (v) => v,
+    () => fallback, // the actor is gone or restarting: the caller's fallback says what that means
+  );
+  return Promise.race([answered, timeout]).finally(() => clearTimeout(timer));
 }

@@ -248,7 +248,11 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     if (!this.cfg.persist) out.database = { status: 'degraded', detail: 'PERSIST=false: nothing is stored' };
     else if (!this.writerLink.api) out.database = { status: 'degraded', detail: `writer ${this.writer?.state ?? 'not started'}` };
     else {
-      const w = await this.writerLink.api.stats();
+      const w = await within(this.writerLink.api.stats(), STATS_TIMEOUT_MS, undefined);
+      if (!w) {
+        out.database = { status: 'degraded', detail: 'writer not answering' };
+        return out;
+      }
       out.database = w.database.status === 'ok'
         ? { status: 'ok', detail: `${w.database.timescale ? 'TimescaleDB' : 'PostgreSQL'}${this.embedded ? ' (embedded)' : ''}` }
         : { status: 'degraded', detail: `unreachable: ${w.pendingRows} rows held, journal ${w.journal.bytes} bytes; ${w.database.lastError ?? ''}` };
@@ -261,10 +265,16 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private async sampleRates(): Promise<void> {
     const now = Date.now();
     const dt = (now - this.rates.at) / 1000;
+    // An actor restarting (or not answering) counts as no progress this second; the previous
+    // sample stays the reference, so its next rate is still right.
     const accepted = await Promise.all(
-      this.shardLinks.map((l) => (l.api ? l.api.stats().then((s) => s.accepted, () => 0) : Promise.resolve(0))),
+      this.shardLinks.map(async (l, i) => {
+        const s = l.api ? await within(l.api.stats(), STATS_TIMEOUT_MS, undefined) : undefined;
+        return s?.accepted ?? this.rates.accepted[i] ?? 0;
+      }),
     );
-    const published = this.frontLink.api ? (await this.frontLink.api.stats().catch(() => undefined))?.framesPublished ?? 0 : 0;
+    const front = this.frontLink.api ? await within(this.frontLink.api.stats(), STATS_TIMEOUT_MS, undefined) : undefined;
+    const published = front?.framesPublished ?? this.rates.published;
     this.rates = {
       at: now,
       accepted,
