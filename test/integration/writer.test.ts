@@ -45,10 +45,21 @@ describe('writer', () => {
       redisHistoryLength: HISTORY, redisTtlSeconds: TTL, writerBatchRows: 500, writerBatchMs: 20,
     };
 
+    // The per-symbol channel is the bus other nodes read: every update is PUBLISHed, in order.
+    const bus = new Redis(REDIS_URL);
+    const published = new Map<string, number[]>(SYMBOLS.map((s) => [s, []]));
+    bus.on('message', (channel: string, message: string) => {
+      published.get(channel.slice('orderbook:'.length))?.push((JSON.parse(message) as { seq: number }).seq);
+    });
+    await bus.subscribe(...SYMBOLS.map((s) => `orderbook:${s}`));
+
     const run1 = await startRuntime(cfg, dep);
     const s1 = await untilCommitted(run1, SYMBOLS.length * PER_SYMBOL);
     expect(s1.shards.reduce((n, s) => n + s.accepted, 0)).toBe(SYMBOLS.length * PER_SYMBOL);
     await run1.stop();
+    for (let i = 0; i < 100 && [...published.values()].some((seqs) => seqs.length < PER_SYMBOL); i++) await sleep(20);
+    bus.disconnect();
+    for (const [s, seqs] of published) expect(seqs, s).toEqual(Array.from({ length: PER_SYMBOL }, (_, i) => i + 1));
 
     const rows = await storedSequences(dep.url);
     expect(sequenceDefects(rows)).toEqual([]);

@@ -16,7 +16,7 @@ export interface Batch {
 
 export interface ClosedBatch {
   batch: Batch;
-  redis: BatchItem[]; // the last `redisHistory` frames of each symbol, oldest first
+  redis: BatchItem[]; // every frame of the batch, in order
 }
 
 export class BatchBuilder {
@@ -32,7 +32,7 @@ export class BatchBuilder {
   private readonly symbolJson = new Map<string, Uint8Array>();
   private readonly maxFrame: number;
 
-  constructor(private readonly depth: number, private readonly redisHistory: number, private readonly withRedis: boolean) {
+  constructor(private readonly depth: number, private readonly withRedis: boolean) {
     this.maxFrame = maxRecordFrameBytes(depth, 32 * 6);
   }
 
@@ -95,20 +95,20 @@ export class BatchBuilder {
     return { batch, redis };
   }
 
-  /** The last `redisHistory` frames per symbol, oldest first (Redis keeps only that many). */
+  /**
+   * Every frame of the batch, in order: each is PUBLISHed on its symbol's channel (the bus other
+   * nodes read), and the Redis tier keeps the newest REDIS_HISTORY_LENGTH of them per symbol.
+   */
   private redisItems(): BatchItem[] {
+    // One copy per batch (the frame buffer is reused while Redis may still be sending); each
+    // item is a view into it.
+    const frames = Buffer.from(this.frames.subarray(0, this.framesEnd));
     const n = this.frameSymbols.length;
-    const taken = new Map<string, number>();
-    const picked: BatchItem[] = [];
-    for (let i = n - 1; i >= 0; i--) {
-      const s = this.frameSymbols[i];
-      const k = taken.get(s) ?? 0;
-      if (k >= this.redisHistory) continue;
-      taken.set(s, k + 1);
+    const items = new Array<BatchItem>(n);
+    for (let i = 0; i < n; i++) {
       const end = i + 1 < n ? this.frameStarts[i + 1] : this.framesEnd;
-      // A copy: the frame buffer is reused by the next batch while Redis may still be sending.
-      picked.push({ symbol: s, latest: Buffer.from(this.frames.subarray(this.frameStarts[i], end)) });
+      items[i] = { symbol: this.frameSymbols[i], latest: frames.subarray(this.frameStarts[i], end) };
     }
-    return picked.reverse();
+    return items;
   }
 }

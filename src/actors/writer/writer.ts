@@ -22,6 +22,8 @@ import type { WriterApi, WriterInit, WriterStats } from './messages.js';
 
 const BATCH_RECORDS = 1024;
 const IDLE_WAIT_MS = 50;
+/** Redis frames waiting for a pipeline slot while Redis is connected (beyond: newest N per symbol). */
+const REDIS_PENDING_BYTES = 64 << 20;
 /** Retry interval while a closed batch waits for room (memory and journal full). */
 const HELD_RETRY_MS = 20;
 
@@ -43,8 +45,11 @@ export class WriterActor implements WriterApi {
   /**
    * Redis items not sent yet (Redis away, or pipelines in flight): the newest REDIS_HISTORY_LENGTH
    * per symbol, merged with each new batch, so :latest always converges and memory stays bounded.
+   * While Redis is connected every frame waits (bounded by bytes), so the bus carries every update;
+   * while it is away only the newest are kept, and bus readers see the jump in `seq`.
    */
   private redisPending = new Map<string, BatchItem[]>();
+  private redisPendingBytes = 0;
   private timescale = false;
   private migrated?: Promise<void>;
   private running = true;
@@ -63,7 +68,7 @@ export class WriterActor implements WriterApi {
     this.pool = new pg.Pool({ connectionString: init.databaseUrl, max: 3, connectionTimeoutMillis: 3000 });
     // An idle client's error is emitted on the pool; unhandled it would kill the thread.
     this.pool.on('error', (e) => this.log.warn('PostgreSQL connection lost', { error: e.message }));
-    this.builder = new BatchBuilder(this.cfg.depth, this.cfg.redisHistoryLength, Boolean(this.cfg.redisUrl));
+    this.builder = new BatchBuilder(this.cfg.depth, Boolean(this.cfg.redisUrl));
   }
 
   private register(r: SymbolRegistration): void {
@@ -175,21 +180,30 @@ export class WriterActor implements WriterApi {
 
   private queueRedis(items: BatchItem[]): void {
     if (!this.redis) return;
+    // While Redis is connected, every frame waits (up to REDIS_PENDING_BYTES) so the bus gets
+    // every update even when pipelines back up; while it is away, or past the bound, only the
+    // newest REDIS_HISTORY_LENGTH per symbol are kept.
+    const trim = this.redis.status !== 'ready' || this.redisPendingBytes > REDIS_PENDING_BYTES;
     const n = this.cfg.redisHistoryLength;
     for (const it of items) {
       let list = this.redisPending.get(it.symbol);
       if (!list) this.redisPending.set(it.symbol, (list = []));
       list.push(it);
-      if (list.length > 2 * n) list.splice(0, list.length - n); // keep the newest n (amortized)
+      this.redisPendingBytes += it.latest.length;
+      if (trim && list.length > 2 * n) {
+        for (const dropped of list.splice(0, list.length - n)) this.redisPendingBytes -= dropped.latest.length;
+      }
     }
     this.flushRedis();
   }
 
   private flushRedis(): void {
-    const n = this.cfg.redisHistoryLength;
     const items: BatchItem[] = [];
-    for (const list of this.redisPending.values()) items.push(...(list.length > n ? list.slice(-n) : list));
-    if (items.length > 0 && this.redis!.writeBatch(items)) this.redisPending.clear();
+    for (const list of this.redisPending.values()) for (const it of list) items.push(it);
+    if (items.length > 0 && this.redis!.writeBatch(items)) {
+      this.redisPending.clear();
+      this.redisPendingBytes = 0;
+    }
   }
 
   private offer(c: ClosedBatch): boolean {
