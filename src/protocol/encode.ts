@@ -21,6 +21,14 @@ export const MAX_TYPE_BYTES = 32;
 /** Longest `reason` (pre-encoded, JSON-safe) the frame bound allows for. */
 export const MAX_REASON_BYTES = 64;
 
+const REASONS = new Map<string, Uint8Array>();
+/** A resync reason pre-encoded once (the reasons are a small fixed set of ASCII words). */
+export function reasonBytes(reason: string): Uint8Array {
+  let b = REASONS.get(reason);
+  if (!b) REASONS.set(reason, (b = asciiBytes(reason)));
+  return b;
+}
+
 const F_TYPE = asciiBytes('{"type":"');
 const F_SYMBOL = asciiBytes('","symbol":"');
 const F_EPOCH = asciiBytes('","epoch":');

@@ -16,8 +16,7 @@ import type { Config } from '../../config.js';
 import {
   type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
-import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE } from '../../protocol/encode.js';
-import { asciiBytes } from '../../protocol/json-writer.js';
+import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
 import type { FrontSymbol } from './symbols.js';
 import { SEND_DROPPED, type Socket } from './uws.js';
 
@@ -68,12 +67,6 @@ export interface Session {
   closed: boolean;
 }
 
-const REASONS = new Map<string, Uint8Array>();
-const reasonBytes = (r: string): Uint8Array => {
-  let b = REASONS.get(r);
-  if (!b) REASONS.set(r, (b = asciiBytes(r)));
-  return b;
-};
 
 export class Sessions {
   readonly sockets = new Set<Socket<Session>>();
