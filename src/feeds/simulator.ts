@@ -164,7 +164,9 @@ export class SimulatorFeed implements Feed {
     }
     u.symbol = this.symbols[s];
     u.kind = KIND_SNAPSHOT;
-    u.exchangeTs = Date.now();
+    // Wall-clock time with microseconds (frames then carry them, see encodeRecord): feed→client
+    // latency below a millisecond cannot be measured from a whole-millisecond timestamp.
+    u.exchangeTs = Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
     u.bidCount = bids;
     u.askCount = this.depth;
     this.generatedCount++;

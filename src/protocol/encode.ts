@@ -62,7 +62,7 @@ const LEVEL_MAX_BYTES = 2 * MAX_NUMBER_BYTES + 4;
 const RECORD_FIXED_BYTES =
   sumLengths([F_TYPE, F_SYMBOL, F_EPOCH, F_SEQ, F_REASON, F_TIMESTAMP_AFTER_REASON, F_DATA, F_BID_LEVELS, F_ASK_LEVELS, F_END])
   + sumLengths(F_METRICS) + MAX_TYPE_BYTES + MAX_REASON_BYTES
-  + (2 + METRIC_COUNT) * MAX_NUMBER_BYTES + ISO_TIME_MAX_BYTES;
+  + (2 + METRIC_COUNT) * MAX_NUMBER_BYTES + ISO_TIME_MAX_BYTES + 3 /* microseconds */;
 
 /**
  * Upper bound of an encodeRecord frame's bytes. `symbolLength` is the length of the
@@ -88,6 +88,21 @@ function writeLevels(out: Uint8Array, pos: number, f64: Float64Array, at: number
     out[pos++] = CH_RBRACKET;
   }
   return pos;
+}
+
+/**
+ * After writeIsoTimeAt's `…ss.sssZ`: when the exchange timestamp has a sub-millisecond part
+ * (the simulator's has), turns it into `…ss.ssssssZ` (ISO 8601, what Date.parse accepts);
+ * a whole-millisecond timestamp keeps the 3-digit form byte for byte.
+ */
+function writeMicroseconds(out: Uint8Array, pos: number, ms: number): number {
+  const us = Math.round((ms - Math.floor(ms)) * 1000);
+  if (us <= 0 || us >= 1000 || !(ms < 8.64e15)) return pos;
+  out[pos - 1] = 48 + Math.floor(us / 100); // overwrites the `Z`
+  out[pos] = 48 + (Math.floor(us / 10) % 10);
+  out[pos + 1] = 48 + (us % 10);
+  out[pos + 2] = 90; // Z
+  return pos + 3;
 }
 
 /** A level count as stored, clamped to 0..depth so a bad slot cannot overrun the frame bound. */
@@ -126,7 +141,13 @@ export function encodeRecord(
   } else {
     pos = writeBytes(out, pos, F_TIMESTAMP);
   }
-  pos = writeIsoTimeAt(out, pos, f64, f64[base + R_EXCHANGE_TS] > 0 ? base + R_EXCHANGE_TS : base + R_FEED_TS);
+  const exchangeTs = f64[base + R_EXCHANGE_TS];
+  if (exchangeTs > 0) {
+    pos = writeIsoTimeAt(out, pos, f64, base + R_EXCHANGE_TS);
+    pos = writeMicroseconds(out, pos, exchangeTs);
+  } else {
+    pos = writeIsoTimeAt(out, pos, f64, base + R_FEED_TS);
+  }
   pos = writeBytes(out, pos, F_DATA);
   const metrics = base + R_METRICS;
   for (let m = 0; m < METRIC_COUNT; m++) {

@@ -80,6 +80,13 @@ describe('encodeRecord', () => {
     expect(JSON.parse(encode({ ...sample, exchangeTs })).timestamp).toBe('2026-11-23T12:00:00.005Z');
   });
 
+  it('writes an exchange timestamp with a sub-millisecond part in microseconds', () => {
+    const exchangeTs = Date.UTC(2026, 10, 23, 12, 0, 0, 5) + 0.042;
+    const timestamp = JSON.parse(encode({ ...sample, exchangeTs })).timestamp as string;
+    expect(timestamp).toBe('2026-11-23T12:00:00.005042Z');
+    expect(Date.parse(timestamp)).toBe(Date.UTC(2026, 10, 23, 12, 0, 0, 5));
+  });
+
   it('writes a NaN metric as null and empty sides as []', () => {
     const metrics = [...METRICS];
     metrics[M_IMBALANCE] = NaN;
