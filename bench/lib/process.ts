@@ -136,3 +136,33 @@ export async function benchSchema(name: string): Promise<{ schema: string; url: 
     },
   };
 }
+
+/**
+ * Runs a one-shot baseline program in bench/baselines/ to completion and returns the JSON of its
+ * `result {…}` line (each such program times its own work and reports its own CPU).
+ */
+export function runBaseline<T = Record<string, number>>(file: string, args: string[], env: Record<string, string> = {}, cpus?: string): Promise<T> {
+  return runToResult<T>(file, [process.execPath, '--import', 'tsx', `bench/baselines/${file}`, ...args], env, cpus);
+}
+
+/**
+ * The same for a baseline that starts worker threads: run from the built `dist/` (tsx does not
+ * reach into workers on Node 20), which is also how tickplant's own actors run.
+ */
+export function runBuiltBaseline<T = Record<string, number>>(file: string, args: string[], env: Record<string, string> = {}, cpus?: string): Promise<T> {
+  const js = `dist/bench/baselines/${file.replace(/\.ts$/, '.js')}`;
+  if (!existsSync(`${ROOT}${js}`)) throw new Error(`${js} is missing: run \`npm run build\` (npm run bench does)`);
+  return runToResult<T>(file, [process.execPath, js, ...args], env, cpus);
+}
+
+async function runToResult<T>(file: string, base: string[], env: Record<string, string>, cpus?: string): Promise<T> {
+  const [cmd, ...rest] = cpus ? ['taskset', '-c', cpus, ...base] : base;
+  const child = spawn(cmd, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-65536)));
+  child.stderr!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-65536)));
+  const [code] = await once(child, 'exit');
+  const m = /^result (\{.*\})$/m.exec(out);
+  if (code !== 0 || !m) throw new Error(`${file} failed (exit ${code}):\n${out.slice(-4000)}`);
+  return JSON.parse(m[1]) as T;
+}

@@ -4,7 +4,7 @@
 // bench README and the charts show: nothing is typed in by hand.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import hdr from 'hdr-histogram-js';
 
@@ -173,4 +173,55 @@ export function printTable(r: ScenarioResult): void {
 /** Parses the common flags of a scenario entry file: `--quick`. */
 export function scenarioArgs(argv = process.argv.slice(2)): { quick: boolean } {
   return { quick: argv.includes('--quick') };
+}
+
+/**
+ * CPU seconds used by every process named `comm` (e.g. `postgres`, `redis-server`), including
+ * children they have reaped (cutime/cstime): a PostgreSQL backend that exits during the interval
+ * still counts, through the postmaster. Shared services also serve other clients of the machine:
+ * read it as an upper bound.
+ */
+export function commandCpuSeconds(comm: string): number {
+  let total = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (name !== comm) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+  }
+  return total / CLK_TCK;
+}
+
+/** Like cpuMeter, for all processes of a command: `const m = commandCpuMeter('postgres'); …; m.seconds()`. */
+export function commandCpuMeter(comm: string): { seconds(): number } {
+  const start = commandCpuSeconds(comm);
+  return { seconds: () => commandCpuSeconds(comm) - start };
+}
+
+/** Rounds a figure for the JSON: integers above 100, 3 significant decimals below. */
+export function round(v: number): number {
+  return Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 1000) / 1000;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, /proc/stat: everything but idle and iowait). */
+export function machineBusyCpuSeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
+}
+
+/**
+ * Busy CPU of the whole machine over an interval: subtract the measured processes' CPU to see
+ * how much other work (tests, other benches) competed with a measurement.
+ */
+export function machineCpuMeter(): { seconds(): number } {
+  const start = machineBusyCpuSeconds();
+  return { seconds: () => machineBusyCpuSeconds() - start };
 }

@@ -1,0 +1,204 @@
+// Renders bench/README.md's results section and its SVG charts from bench/results/<scenario>.json.
+// Run: node --import tsx bench/render.ts   (npm run bench runs it after a full run)
+//
+// Reads every full-run result (not *.quick.json: quick runs are smoke tests), draws with
+// vega-lite compiled to vega and rendered headless (View.toSVG, no canvas), writes
+// bench/charts/<scenario>-<kind>.svg, and replaces what lies between the markers in
+// bench/README.md. Text outside the markers is hand-written and kept as it is.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import type { ScenarioResult, Series } from './lib/report.js';
+
+// BENCH_DIR: render another directory laid out like bench/ (results/, charts/, README.md), e.g. to preview.
+const BENCH = process.env.BENCH_DIR ? new URL(`file://${process.env.BENCH_DIR.replace(/\/?$/, '/')}`) : new URL('./', import.meta.url);
+const RESULTS = new URL('results/', BENCH);
+const CHARTS = new URL('charts/', BENCH);
+const README = new URL('README.md', BENCH);
+const START = '<!-- results:start -->';
+const END = '<!-- results:end -->';
+/** bench/run.ts's order (importing run.ts would run it); other scenarios follow alphabetically. */
+const ORDER = ['fanout', 'latency', 'ingest', 'persist', 'redis', 'cache', 'snapshot', 'soak'];
+
+function readResults(): ScenarioResult[] {
+  const out: ScenarioResult[] = [];
+  for (const f of readdirSync(RESULTS)) {
+    if (!f.endsWith('.json') || f.endsWith('.quick.json')) continue;
+    const r = JSON.parse(readFileSync(new URL(f, RESULTS), 'utf8')) as Partial<ScenarioResult>;
+    // Only ScenarioResult files (bench/lib/report.ts); older probes wrote other shapes.
+    if (typeof r.scenario !== 'string' || !Array.isArray(r.systems) || `${r.scenario}.json` !== f) continue;
+    out.push(r as ScenarioResult);
+  }
+  const rank = (s: string) => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
+  return out.sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
+}
+
+async function svg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const seriesName = (s: Series) => (s.label && s.label !== s.system ? `${s.system}: ${s.label}` : s.system);
+const rows = (list: Series[]) => list.flatMap((s) => s.points.map((p) => ({ series: seriesName(s), x: p.x, y: p.y })));
+
+/** Percentiles on the classic "nines" axis: x = -log10(1 - p/100), labelled back as percentiles. */
+function latencySpec(title: string, list: Series[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title, width: 560, height: 300, background: 'white',
+    data: { values: rows(list).filter((r) => r.x < 100 && r.y > 0) },
+    transform: [{ calculate: '-log(1 - datum.x / 100) / LN10', as: 'nines' }],
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: {
+        field: 'nines', type: 'quantitative', title: 'percentile',
+        axis: { values: [0, 1, 2, 3, 4], labelExpr: "format(100 - 100 / pow(10, datum.value), '.4~f') + '%'" },
+        scale: { domain: [0, 4] },
+      },
+      y: { field: 'y', type: 'quantitative', title: 'latency (ms, log)', scale: { type: 'log' } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+    },
+  };
+}
+
+function throughputSpec(title: string, list: Series[]): TopLevelSpec {
+  const labels = [...new Set(list.map((s) => s.label))];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title, width: 560, height: 300, background: 'white',
+    data: { values: rows(list) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: 'seconds' },
+      y: { field: 'y', type: 'quantitative', title: labels.length === 1 ? labels[0] : 'per second', axis: { format: '~s' } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+    },
+  };
+}
+
+const num = (v: number | undefined): string => {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return String(Math.round(v * 1000) / 1000);
+};
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The figures in the order the scenario wrote them, each `xPerServerCpuSecond` right after its `xPerSecond`. */
+function columns(r: ScenarioResult): string[] {
+  const all = [...new Set(r.systems.flatMap((s) => Object.keys(s.figures)))];
+  const out: string[] = [];
+  for (const c of all) {
+    if (out.includes(c)) continue;
+    out.push(c);
+    const m = /^(.*)PerSecond(.*)$/.exec(c);
+    const perCpu = m ? `${m[1]}PerServerCpuSecond${m[2]}` : '';
+    if (perCpu && all.includes(perCpu) && !out.includes(perCpu)) out.push(perCpu);
+  }
+  return out;
+}
+
+async function section(r: ScenarioResult): Promise<string> {
+  const out: string[] = [`### ${r.scenario}`, ''];
+  const cols = columns(r);
+  out.push(`| system | ${cols.join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`);
+  for (const s of r.systems) out.push(`| ${cell(s.system)} | ${cols.map((c) => num(s.figures[c])).join(' | ')} |`);
+  out.push('');
+  const sysNotes = r.systems.filter((s) => s.notes);
+  if (sysNotes.length > 0) {
+    for (const s of sysNotes) out.push(`- *${cell(s.system)}*: ${s.notes}`);
+    out.push('');
+  }
+  if (r.ratios.length > 0) {
+    out.push('| ratio (tickplant ÷ baseline) | value | target |', '| --- | ---: | --- |');
+    for (const q of r.ratios) {
+      const target = q.target === undefined ? '' : `≥ ${q.target}x: **${q.met ? 'met' : 'missed'}**`;
+      out.push(`| ${cell(q.figure)} vs ${cell(q.against)} | ${q.value}x | ${target} |`);
+    }
+    out.push('');
+  }
+  if (r.targets.length > 0) {
+    out.push('Targets (issue 4):', '');
+    for (const t of r.targets) {
+      const measured = typeof t.measured === 'number' ? num(t.measured) : t.measured;
+      out.push(`- ${t.figure} ${t.target}: ${measured} — **${t.met ? 'met' : 'missed'}**${t.met || !t.bound ? '' : `; bound: ${t.bound}`}`);
+    }
+    out.push('');
+  }
+  if (r.generator) out.push(`Load generator: ${num(r.generator.cpuSeconds)} CPU-s (${Math.round(r.generator.cpuShare * 100)}% of the run's CPU).`, '');
+  for (const n of r.notes) out.push(`- ${n}`);
+  if (r.notes.length > 0) out.push('');
+
+  mkdirSync(CHARTS, { recursive: true });
+  const charts: string[] = [];
+  const latency = r.series.filter((s) => s.kind === 'latency-percentiles');
+  if (latency.length > 0) {
+    writeFileSync(new URL(`${r.scenario}-latency.svg`, CHARTS), await svg(latencySpec(`${r.scenario}: latency by percentile`, latency)));
+    charts.push(`![${r.scenario} latency percentiles](charts/${r.scenario}-latency.svg)`);
+  }
+  const throughput = r.series.filter((s) => s.kind === 'throughput-over-time');
+  if (throughput.length > 0) {
+    writeFileSync(new URL(`${r.scenario}-throughput.svg`, CHARTS), await svg(throughputSpec(`${r.scenario}: throughput over time`, throughput)));
+    charts.push(`![${r.scenario} throughput over time](charts/${r.scenario}-throughput.svg)`);
+  }
+  if (charts.length > 0) out.push(charts.join('\n'), '');
+
+  const m = r.machine;
+  const v = r.versions;
+  out.push(
+    `<sub>\`npm run bench -- ${r.scenario}\`, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationS)} s; ` +
+      `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, load ${m.loadAverageAtStart.join(' ')} at start; ` +
+      `${Object.entries(v).filter(([, x]) => x !== 'absent').map(([k, x]) => `${k} ${x}`).join(', ')}; ` +
+      `parameters: \`${JSON.stringify(r.parameters)}\`</sub>`,
+    '',
+  );
+  return out.join('\n');
+}
+
+const INTRO = `# tickplant benchmarks
+
+Each scenario asks one question of tickplant and answers it against what a user would pick
+instead, measured in the same run on the same machine (issue 4). Every throughput figure is given
+twice: per second, and per CPU-second of the server process, because the load generator shares
+this 2-core machine.
+
+\`\`\`sh
+npm run bench                      # every scenario, then the tables and charts below (minutes)
+npm run bench -- persist --quick   # one scenario, small: a smoke test of the harness, not of the targets
+\`\`\`
+
+| scenario | measures | against |
+| --- | --- | --- |
+| fanout | deliveries per server CPU-second, 1,000 and 10,000 connections | bare uWS publish, \`ws\` stringify per client, \`ws\` serialize once, socket.io rooms |
+| latency | feed-to-client p50/p99/p99.9 at half the sustainable rate | the same baselines |
+| ingest | updates/s through feed, shards, metrics, rings, encode and publish (no clients), 1 and 2 shards | the same per-update work behind one \`postMessage\` each way (\`baselines/postmessage-path.ts\`) |
+| persist | rows/s committed to PostgreSQL, 10-level JSONB books, while streaming | one INSERT per row, 1,000-row INSERTs, \`psql \\copy\` of the same rows (the floor) |
+| redis | commands/s of the writer's pipelines (SET/LPUSH/LTRIM/EXPIRE + PUBLISH per frame) | one awaited command at a time, ioredis auto-pipelining, \`redis-benchmark -P 32\` (the floor) |
+| snapshot | time to send today's history to a new subscriber; others' p99 meanwhile | the same without the snapshot |
+| soak | 10 minutes at 20,000 updates/s, 1,000 clients, full persistence | itself: losses, gaps, memory growth |
+
+Results are in \`bench/results/<scenario>.json\` (every figure, machine, versions, parameters); the
+section below is generated from them by \`bench/render.ts\` — edit outside the markers only.
+
+## Results
+
+${START}
+${END}
+`;
+
+const results = readResults();
+if (!existsSync(README)) writeFileSync(README, INTRO);
+const readme = readFileSync(README, 'utf8');
+const a = readme.indexOf(START);
+const b = readme.indexOf(END);
+if (a < 0 || b < a) throw new Error(`bench/README.md: markers ${START} … ${END} not found; put them where the results belong`);
+const body = results.length > 0
+  ? (await Promise.all(results.map(section))).join('\n')
+  : '_No full-run results yet: run `npm run bench`._\n';
+writeFileSync(README, `${readme.slice(0, a + START.length)}\n\n${body}\n${readme.slice(b)}`);
+process.stdout.write(`bench/README.md: ${results.length} scenario(s) rendered${results.length > 0 ? ` (${results.map((r) => r.scenario).join(', ')})` : ''}\n`);
