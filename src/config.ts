@@ -8,6 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { type Namespace, loadNamespaces } from './cache/namespaces.js';
+
+/** A cache namespace as configured, TTL overrides from the environment already applied. */
+export type NamespaceDefinition = Omit<Namespace, 'keys' | 'ttlEnv'>;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const pow2 = (min: number, max: number) =>
@@ -68,6 +72,23 @@ export const configSchema = z.strictObject({
   redisDb: int(0, 15).default(0), // REDIS_DB
   redisTtlSeconds: int(1, 30 * 86400).default(3600), // REDIS_TTL_SECONDS: orderbook:{symbol}:latest and :history
   redisHistoryLength: int(1, 100_000).default(100), // REDIS_HISTORY_LENGTH: entries kept in orderbook:{symbol}:history
+  redisMaxConnections: int(4, 10_000).default(20), // REDIS_MAX_CONNECTIONS: ceiling on the Redis connections this node opens
+  httpMaxBodyBytes: int(1024, 64 << 20).default(1 << 20), // HTTP_MAX_BODY_BYTES: larger request bodies get 413
+  cacheNamespacesFile: z.string().default('config/cache-namespaces.json'), // CACHE_NAMESPACES_FILE: the cache's namespaces
+  rateLimitEnabled: bool.default(true), // RATE_LIMIT_ENABLED: limit /api/ requests per X-API-Key (else client address)
+  rateLimitRequests: int(1, 1_000_000_000).default(1000), // RATE_LIMIT_REQUESTS: requests allowed per window
+  rateLimitWindow: int(1, 30 * 86400).default(3600), // RATE_LIMIT_WINDOW: the window, seconds
+  rateLimitPerKey: z
+    .union([z.string().transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON object {"<api key>": {"requests": N, "windowSeconds": S}}' });
+        return z.NEVER;
+      }
+    }), z.record(z.string(), z.unknown())])
+    .pipe(z.record(z.string().min(1).max(256), z.strictObject({ requests: int(1, 1_000_000_000), windowSeconds: int(1, 30 * 86400) })))
+    .default({}), // RATE_LIMIT_PER_KEY: limits of particular API keys, JSON
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'), // LOG_LEVEL
   logJson: bool.default(false), // LOG_JSON: one JSON object per line
 });
@@ -75,6 +96,12 @@ export const configSchema = z.strictObject({
 export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapacity' | 'symbols'> & {
   historyCapacity: number;
   symbols: readonly string[] | undefined;
+  /**
+   * The cache service's namespaces, from CACHE_NAMESPACES_FILE with the seeds' TTL_* overrides
+   * applied: validated definitions, plain data so they cross to the front worker (which
+   * compiles them again with parseNamespaces).
+   */
+  cacheNamespaces: readonly NamespaceDefinition[];
 }>;
 
 /** Environment variable for each option. */
@@ -94,7 +121,9 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   retention: 'RETENTION', rowQueueBytes: 'ROW_QUEUE_BYTES', writerBatchRows: 'WRITER_BATCH_ROWS',
   writerBatchMs: 'WRITER_BATCH_MS', writerMemoryRows: 'WRITER_MEMORY_ROWS', journalMaxBytes: 'JOURNAL_MAX_BYTES',
   redisUrl: 'REDIS_URL', redisPassword: 'REDIS_PASSWORD', redisDb: 'REDIS_DB', redisTtlSeconds: 'REDIS_TTL_SECONDS',
-  redisHistoryLength: 'REDIS_HISTORY_LENGTH', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
+  redisHistoryLength: 'REDIS_HISTORY_LENGTH', redisMaxConnections: 'REDIS_MAX_CONNECTIONS',
+  httpMaxBodyBytes: 'HTTP_MAX_BODY_BYTES', cacheNamespacesFile: 'CACHE_NAMESPACES_FILE', rateLimitEnabled: 'RATE_LIMIT_ENABLED',
+  rateLimitRequests: 'RATE_LIMIT_REQUESTS', rateLimitWindow: 'RATE_LIMIT_WINDOW', rateLimitPerKey: 'RATE_LIMIT_PER_KEY', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
 };
 
 const DEFAULT_FILE = 'config/tickplant.json';
@@ -138,7 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid configuration: marketTimeZone (MARKET_TIMEZONE): unknown time zone "${c.marketTimeZone}"`);
   }
   const historyCapacity = c.historyCapacity ?? nextPowerOfTwo(Math.ceil(HISTORY_SPAN_MS / c.historyResolutionMs));
-  return Object.freeze({ ...c, historyCapacity, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined });
+  const cacheNamespaces = loadNamespaces(env, c.cacheNamespacesFile).map(({ keys: _keys, ttlEnv: _applied, ...d }) => Object.freeze(d));
+  return Object.freeze({ ...c, historyCapacity, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined, cacheNamespaces });
 }
 
 function readFile(explicit: string | undefined): Record<string, unknown> {

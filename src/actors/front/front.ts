@@ -14,7 +14,7 @@ import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ } from '..
 import { QueueConsumer } from '../../ring/spsc.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
-import type { Remote } from '../control.js';
+import { type Remote, within } from '../control.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { workerEntry } from '../worker-url.js';
 import { HistoryTiers, type Points } from './history-tiers.js';
@@ -22,6 +22,7 @@ import { type HttpDeps, handleHttp } from './http.js';
 import type { FrontApi, FrontInit, FrontStats, SupervisorApi } from './messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
+import { type FrontCache, startFrontCache } from './cache-http.js';
 import { type Server, startServer } from './uws.js';
 
 const BATCH = 1024;
@@ -29,8 +30,9 @@ const IDLE_WAIT_MS = 250;
 const SWEEP_INTERVAL_MS = 25;
 const CLOSE_GOING_AWAY = 1001;
 const CLOSE_GRACE_MS = 2000;
-const COMMA = Buffer.from(',');
-const EMPTY = new Uint8Array(0);
+/** /metrics and /health/detailed answer without the supervisor's figures rather than hang. */
+const STATS_TIMEOUT_MS = 2000;
+const COMMA = 0x2c;
 const CLOSE = Buffer.from(']}');
 
 export class FrontActor implements FrontApi {
@@ -54,6 +56,7 @@ export class FrontActor implements FrontApi {
   private unknownSymbols = 0;
   private unresolvedGaps = 0;
   private server?: Server;
+  private cache?: FrontCache;
   private running = true;
   private timers: NodeJS.Timeout[] = [];
   private readonly resyncScratch: Uint8Array;
@@ -103,6 +106,16 @@ export class FrontActor implements FrontApi {
 
   async start(): Promise<number> {
     const sessions = this.sessions;
+    const deps = this.httpDeps;
+    this.cache = startFrontCache({
+      cfg: this.cfg,
+      databaseUrl: this.init.database?.url,
+      log: logger('cache'),
+      symbol: (name) => this.byName.get(name),
+      symbols: () => [...this.byName.keys()],
+      runtime: async () => ({ front: this.stats(), supervisor: await within(this.supervisor.stats(), STATS_TIMEOUT_MS, undefined) }),
+      health: () => deps.health(),
+    });
     this.server = await startServer<Session>({
       host: this.cfg.host,
       port: this.cfg.port,
@@ -111,12 +124,13 @@ export class FrontActor implements FrontApi {
       // an error frame (WS_MAX_MESSAGE_BYTES) and the connection stays usable.
       maxPayloadLength: Math.max(64 * 1024, this.cfg.wsMaxMessageBytes * 4),
       idleTimeoutS: this.cfg.wsIdleTimeoutS,
+      maxBodyBytes: this.cfg.httpMaxBodyBytes,
       createUserData: (id, remote) => sessions.createSession(id, remote),
       open: (ws) => sessions.open(ws),
       message: (ws, text, bytes) => sessions.message(ws, text, bytes),
       drain: (ws) => sessions.drain(ws),
       close: (ws) => sessions.close(ws),
-      http: (req) => handleHttp(req, this.httpDeps),
+      http: (req) => this.cache?.handle(req) ?? handleHttp(req, this.httpDeps),
     });
     for (const q of this.queues) void this.pump(q);
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
@@ -273,8 +287,16 @@ export class FrontActor implements FrontApi {
       symbol: sym.name, epoch: newest.epoch, seq: newest.lastSeq, fromMs, resolutionMs: res,
       points: memory.points + (db?.points ?? 0), sources: { memory: memory.points, database: db?.points ?? 0 }, incomplete,
     }));
-    const both = db !== undefined && db.points > 0 && memory.points > 0;
-    const bytes = Buffer.concat([prefix, db?.bytes ?? new Uint8Array(0), both ? COMMA : EMPTY, memory.bytes, CLOSE]);
+    // The frame is written once into one buffer: a day of points is ~20 MB.
+    const parts = [...(db?.parts ?? []), ...(memory.points > 0 ? [memory.bytes] : [])];
+    const bytes = Buffer.allocUnsafe(prefix.length + parts.reduce((n, p) => n + p.length, 0) + Math.max(0, parts.length - 1) + CLOSE.length);
+    let pos = prefix.copy(bytes, 0);
+    parts.forEach((p, i) => {
+      if (i > 0) bytes[pos++] = COMMA;
+      bytes.set(p, pos);
+      pos += p.length;
+    });
+    CLOSE.copy(bytes, pos);
     return { bytes, lastSeq: newest.lastSeq, epoch: newest.epoch, points: memory.points + (db?.points ?? 0) };
   }
 
@@ -341,6 +363,7 @@ export class FrontActor implements FrontApi {
     await this.server?.close(CLOSE_GOING_AWAY, 'server shutting down', CLOSE_GRACE_MS);
     this.inbox.close();
     await this.tiers?.close();
+    await this.cache?.close();
     await this.pool.destroy();
   }
 }

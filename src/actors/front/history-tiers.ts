@@ -77,9 +77,13 @@ export class HistoryTiers {
     }
   }
 
-  /** Stored points of `symbol` with fromMs <= time < toMs, at `resolutionMs`, oldest first. */
-  async read(symbol: string, fromMs: number, toMs: number, resolutionMs: number): Promise<Points> {
-    if (toMs <= fromMs) return { bytes: new Uint8Array(0), points: 0, lastSeq: 0, epoch: 0 };
+  /**
+   * Stored points of `symbol` with fromMs <= time < toMs, at `resolutionMs`, oldest first, as
+   * the hour chunks' own bytes: the caller writes them once into the frame (a day is ~20 MB, so
+   * joining here would copy it one extra time).
+   */
+  async read(symbol: string, fromMs: number, toMs: number, resolutionMs: number): Promise<StoredPoints> {
+    if (toMs <= fromMs) return { parts: [], points: 0, lastSeq: 0, epoch: 0 };
     const chunks: [number, number, boolean][] = []; // [from, to, whole hour]
     for (let h = Math.floor(fromMs / HOUR_MS) * HOUR_MS; h < toMs; h += HOUR_MS) {
       const from = Math.max(h, fromMs);
@@ -193,18 +197,17 @@ export class HistoryTiers {
   }
 }
 
-/** Joins parts in order with commas; the newest part with points gives lastSeq/epoch. */
-function join(parts: Points[]): Points {
+/** Stored points as their chunks' comma-free JSON fragments, in order (join them with commas). */
+export interface StoredPoints {
+  parts: Uint8Array[];
+  points: number;
+  lastSeq: number;
+  epoch: number;
+}
+
+/** Keeps the chunks with points, in order; the newest gives lastSeq/epoch. */
+function join(parts: Points[]): StoredPoints {
   const nonEmpty = parts.filter((p) => p.points > 0);
-  if (nonEmpty.length === 1) return nonEmpty[0];
-  const total = nonEmpty.reduce((n, p) => n + p.bytes.length, 0) + Math.max(0, nonEmpty.length - 1);
-  const bytes = new Uint8Array(total);
-  let pos = 0;
-  nonEmpty.forEach((p, i) => {
-    if (i > 0) bytes[pos++] = 0x2c;
-    bytes.set(p.bytes, pos);
-    pos += p.bytes.length;
-  });
   const last = nonEmpty[nonEmpty.length - 1];
-  return { bytes, points: nonEmpty.reduce((n, p) => n + p.points, 0), lastSeq: last?.lastSeq ?? 0, epoch: last?.epoch ?? 0 };
+  return { parts: nonEmpty.map((p) => p.bytes), points: nonEmpty.reduce((n, p) => n + p.points, 0), lastSeq: last?.lastSeq ?? 0, epoch: last?.epoch ?? 0 };
 }

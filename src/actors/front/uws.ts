@@ -30,6 +30,9 @@ export interface HttpRequest {
   url: string;
   query: URLSearchParams;
   header(name: string): string;
+  remoteAddress: string;
+  /** The whole request body (POST, PUT, PATCH, DELETE); empty when none was sent. */
+  body: Buffer;
 }
 
 export interface HttpReply {
@@ -45,6 +48,8 @@ export interface ServerOptions<U> {
   maxBackpressure: number;
   maxPayloadLength: number;
   idleTimeoutS: number;
+  /** A request body larger than this is answered 413 without being read further. */
+  maxBodyBytes: number;
   /** Paths served as WebSocket: `/ws` and `/ws/:id`; `id` is '' for `/ws`. */
   createUserData(id: string, remoteAddress: string): U;
   open(ws: Socket<U>): void;
@@ -66,12 +71,14 @@ export interface Server {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 304: '304 Not Modified', 400: '400 Bad Request', 404: '404 Not Found',
-  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 429: '429 Too Many Requests',
+  200: '200 OK', 201: '201 Created', 304: '304 Not Modified', 400: '400 Bad Request', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const EMPTY_BODY = Buffer.alloc(0);
 
 export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
   if (!('DEDICATED_COMPRESSOR_3KB' in uWS)) {
@@ -123,11 +130,14 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
     const q = req.getQuery() ?? '';
     const headers = new Map<string, string>();
     req.forEach((k, v) => headers.set(k, v));
+    const method = req.getMethod().toUpperCase();
     const request: HttpRequest = {
-      method: req.getMethod().toUpperCase(),
+      method,
       url,
       query: new URLSearchParams(q),
       header: (name) => headers.get(name.toLowerCase()) ?? '',
+      remoteAddress: decoder.decode(res.getRemoteAddressAsText()),
+      body: EMPTY_BODY,
     };
     const write = (r: HttpReply) => {
       if (aborted) return;
@@ -142,13 +152,44 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
     };
     const fail = (e: unknown) =>
       write({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String((e as Error)?.message ?? e) } }) });
-    try {
-      const r = o.http(request);
-      if (r instanceof Promise) r.then(write, fail);
-      else write(r);
-    } catch (e) {
-      fail(e);
+    const handle = () => {
+      try {
+        const r = o.http(request);
+        if (r instanceof Promise) r.then(write, fail);
+        else write(r);
+      } catch (e) {
+        fail(e);
+      }
+    };
+    if (!BODY_METHODS.has(method)) {
+      handle();
+      return;
     }
+    const tooLarge = () =>
+      write({ status: 413, body: JSON.stringify({ error: { code: 'payload_too_large', message: `request body over ${o.maxBodyBytes} bytes (HTTP_MAX_BODY_BYTES)` } }) });
+    const declared = Number(headers.get('content-length') ?? '0');
+    if (declared > o.maxBodyBytes) {
+      tooLarge();
+      return;
+    }
+    // uWS hands the body in chunks whose ArrayBuffers are reused after the callback: copy each.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    res.onData((chunk, isLast) => {
+      if (refused) return;
+      size += chunk.byteLength;
+      if (size > o.maxBodyBytes) {
+        refused = true;
+        tooLarge();
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        request.body = Buffer.concat(chunks, size);
+        handle();
+      }
+    });
   });
 
   return new Promise((resolve, reject) => {

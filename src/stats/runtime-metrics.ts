@@ -1,0 +1,128 @@
+// The runtime's figures as Prometheus metrics: WebSocket fan-out, feed, shards, writer, Redis, latency quantiles.
+//
+// Read from the same stats objects /stats shows, at scrape time (prom-client `collect`), so
+// the hot path keeps its plain counters and pays nothing for the exposition.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FrontStats, SupervisorStats } from '../actors/front/messages.js';
+import type { LatencySummary } from './latency.js';
+
+export interface RuntimeSnapshot {
+  front: FrontStats;
+  supervisor?: SupervisorStats;
+}
+
+/**
+ * Counters mirrored from monotonically growing stats fields: each scrape adds what grew since
+ * the last one (a restarted actor's counter starting again from 0 adds nothing until it passes).
+ */
+class MirroredCounter {
+  private readonly last = new Map<string, number>();
+  readonly counter: Counter<string>;
+  constructor(registry: Registry, name: string, help: string, labelNames: string[] = []) {
+    this.counter = new Counter({ name, help, labelNames, registers: [registry] });
+  }
+  set(value: number, labels: Record<string, string> = {}): void {
+    const key = JSON.stringify(labels);
+    const prev = this.last.get(key) ?? 0;
+    if (value > prev) this.counter.inc(labels, value - prev);
+    this.last.set(key, Math.max(prev, value));
+  }
+}
+
+/**
+ * Registers the runtime's metrics on `registry`. Call the returned `refresh()` before each
+ * `registry.metrics()`: prom-client runs collectors concurrently, so the one asynchronous stats
+ * read happens first and every collector then reads the same snapshot.
+ */
+export function registerRuntimeMetrics(registry: Registry, read: () => Promise<RuntimeSnapshot>): { refresh(): Promise<void> } {
+  const c = (name: string, help: string, labels: string[] = []) => new MirroredCounter(registry, `tickplant_${name}`, help, labels);
+  const messages = c('ws_messages_sent_total', 'WebSocket messages delivered: one per subscriber per published frame, plus direct sends');
+  const bytes = c('ws_bytes_sent_total', 'WebSocket bytes delivered');
+  const frames = c('frames_published_total', 'Update frames published to their symbol topic (each encoded once)');
+  const resyncs = c('ws_resyncs_total', 'Resync frames delivered, by reason', ['reason']);
+  const conflations = c('ws_conflations_total', 'Subscriptions conflated because the client fell behind');
+  const errors = c('ws_errors_sent_total', 'Error frames sent to clients, by code', ['code']);
+  const offered = c('feed_updates_total', 'Updates offered by the feed');
+  const drops = c('feed_queue_full_drops_total', 'Feed updates dropped because a shard input queue was full');
+  const accepted = c('shard_updates_accepted_total', 'Updates accepted by the shards', ['shard']);
+  const rejected = c('shard_updates_rejected_total', 'Updates rejected by validation, by reason', ['reason']);
+  const committed = c('writer_rows_committed_total', 'Rows committed to PostgreSQL');
+  const redisCommands = c('writer_redis_commands_total', 'Redis commands sent by the writer pipelines');
+  const restarts = c('actor_restarts_total', 'Actor restarts by the supervisor');
+
+  let current: RuntimeSnapshot | undefined;
+  const g = (name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void | Promise<void>) =>
+    new Gauge({ name: `tickplant_${name}`, help, labelNames, registers: [registry], collect });
+
+  const mirror = (snap: RuntimeSnapshot) => {
+    const f = snap.front;
+    messages.set(f.messagesSent);
+    bytes.set(f.bytesSent);
+    frames.set(f.framesPublished);
+    conflations.set(f.conflations);
+    for (const [reason, n] of Object.entries(f.resyncs)) resyncs.set(n, { reason });
+    for (const [code, n] of Object.entries(f.errorsSent)) errors.set(n, { code });
+    const s = snap.supervisor;
+    if (!s) return;
+    offered.set(s.feed.offered);
+    drops.set(s.feed.queueFullDrops);
+    restarts.set(s.restarts);
+    const byReason = new Map<string, number>();
+    for (const sh of s.shards) {
+      if (!('accepted' in sh)) continue;
+      accepted.set(sh.accepted, { shard: String(sh.index) });
+      for (const [reason, n] of Object.entries(sh.rejected)) byReason.set(reason, (byReason.get(reason) ?? 0) + n);
+    }
+    for (const [reason, n] of byReason) rejected.set(n, { reason });
+    if (s.writer) {
+      committed.set(s.writer.rowsCommitted);
+      redisCommands.set(s.writer.redis.commands);
+    }
+  };
+  g('ws_connections', 'Open WebSocket connections', [], function () {
+    if (current) this.set(current.front.connections);
+  });
+  g('ws_subscriptions', 'Live symbol subscriptions over all connections', [], function () {
+    if (current) this.set(current.front.subscriptions);
+  });
+  g('symbols_stale', 'Symbols whose feed has been silent longer than STALE_AFTER_MS', [], function () {
+    if (current) this.set(current.front.staleSymbols.length);
+  });
+  g('frame_queue_depth_bytes', 'Bytes waiting in each shard → front frame queue', ['shard'], function () {
+    current?.front.frameQueues.forEach((q, i) => this.set({ shard: String(i) }, q.depthBytes));
+  });
+  g('writer_pending_rows', 'Rows closed into batches and not yet committed', [], function () {
+    if (current?.supervisor?.writer) this.set(current.supervisor.writer.pendingRows);
+  });
+  g('writer_journal_bytes', 'Bytes of rows spilled to the writer journal while PostgreSQL is slow or away', [], function () {
+    if (current?.supervisor?.writer) this.set(current.supervisor.writer.journal.bytes);
+  });
+  g('database_up', '1 when the writer can commit to PostgreSQL', [], function () {
+    if (current?.supervisor?.writer) this.set(current.supervisor.writer.database.status === 'ok' ? 1 : 0);
+  });
+  g('writer_redis_up', '1 when the writer pipelines reach Redis (absent when Redis is off)', [], function () {
+    const r = current?.supervisor?.writer?.redis;
+    if (r && r.status !== 'off') this.set(r.status === 'ready' ? 1 : 0);
+  });
+  g('feed_to_publish_seconds', 'Feed → front publish latency quantiles (HDR histogram since start)', ['quantile'], function () {
+    if (current) setQuantiles(this, current.front.feedToPublish);
+  });
+  g('writer_commit_lag_seconds', 'Feed → committed in PostgreSQL latency quantiles, per batch', ['quantile'], function () {
+    if (current?.supervisor?.writer) setQuantiles(this, current.supervisor.writer.commitLag);
+  });
+  return {
+    async refresh() {
+      current = await read();
+      mirror(current);
+    },
+  };
+}
+
+function setQuantiles(gauge: Gauge<string>, s: LatencySummary): void {
+  if (s.count === 0) return;
+  gauge.set({ quantile: '0.5' }, s.p50_ms / 1000);
+  gauge.set({ quantile: '0.9' }, s.p90_ms / 1000);
+  gauge.set({ quantile: '0.99' }, s.p99_ms / 1000);
+  gauge.set({ quantile: '0.999' }, s.p999_ms / 1000);
+}
