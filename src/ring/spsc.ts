@@ -94,8 +94,12 @@ export class QueueProducer extends QueueViews {
     return ((head - this.tailCache) >>> 0) + bytes <= this.capacity;
   }
 
-  /** Publishes the reserved record with its actual payload length and an aux word. */
-  commit(length: number, aux: number): void {
+  /**
+   * Publishes the reserved record with its actual payload length and an aux word. With
+   * `wake = false` a sleeping consumer is not woken: the producer must call wake() before it
+   * stops producing (the end of its batch), or the consumer sleeps until its wait times out.
+   */
+  commit(length: number, aux: number, wake = true): void {
     const at = this.reservedAt;
     if (at < 0) throw new Error('commit without reserve');
     const hdr = (at - SPSC_RECORD_HEADER) >> 2;
@@ -105,6 +109,11 @@ export class QueueProducer extends QueueViews {
     this.reservedAt = -1;
     // Release: the payload and header writes above become visible before the new HEAD.
     Atomics.store(this.ctrl, SPSC_HEAD, this.head | 0);
+    if (wake) this.wake();
+  }
+
+  /** Wakes the consumer if it announced it sleeps. */
+  wake(): void {
     // Dekker pairing with the consumer's WAITING store + HEAD re-check: one of the two sides
     // always sees the other, so a sleeping consumer is never left asleep with data queued.
     if (Atomics.load(this.ctrl, SPSC_WAITING) !== 0) Atomics.notify(this.ctrl, SPSC_HEAD, 1);
