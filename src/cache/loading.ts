@@ -99,7 +99,13 @@ export class Loads {
         await sleep(this.pollMs);
         const r = await this.tiers.fromRedis(st, key, fullTtl, false);
         if (r) return r.hit;
-        if (!(await redis!.locked(key))) break; // the winner found nothing or died: compete again
+        if (await redis!.locked(key)) continue;
+        // The lock is gone: the winner either stored its value between our two reads (it unlocks
+        // only after writing) — read once more, or a second load would follow — or found
+        // nothing or died: compete again.
+        const late = await this.tiers.fromRedis(st, key, fullTtl, false);
+        if (late) return late.hit;
+        break;
       }
     }
   }
