@@ -1,14 +1,9 @@
 // Invalidation against the real Redis: by key and by pattern (SCAN + UNLINK), reaching a second node's memory over pub/sub.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CachePatternError } from '../../src/cache/errors.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService } from '../../src/cache/service.js';
-import type { Logger } from '../../src/log.js';
+import { cacheNodes } from '../helpers/cache-nodes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NAMESPACES = parseNamespaces({
@@ -18,13 +13,8 @@ const NAMESPACES = parseNamespaces({
   ],
 });
 
-let direct: Redis;
-const nodes: CacheService[] = [];
-async function node(): Promise<CacheService> {
-  const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet });
-  nodes.push(c);
-  return c;
-}
+const { prefix: PREFIX, direct, node, cleanup } = cacheNodes(NAMESPACES);
+afterAll(cleanup);
 
 /** Waits (bounded) until cond holds; the pub/sub message arrives asynchronously. */
 async function until(what: string, cond: () => boolean): Promise<void> {
@@ -39,21 +29,6 @@ async function commandCalls(cmd: string): Promise<number> {
   const info = await direct.info('commandstats');
   return Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
 }
-
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
 
 describe('invalidation', () => {
   it('a pattern removes matching keys from Redis, this node and a second node, and nothing else', async () => {

@@ -1,16 +1,10 @@
 // The cache's Prometheus metrics and stats() against the real Redis, parsed by the Prometheus text format rules.
-import { Redis } from 'ioredis';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS, SAMPLE_EVERY } from '../../src/cache/metrics.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService } from '../../src/cache/service.js';
-import type { Logger } from '../../src/log.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+import { cacheNodes } from '../helpers/cache-nodes.js';
 
 const NAMESPACES = parseNamespaces({
   namespaces: [
@@ -19,23 +13,8 @@ const NAMESPACES = parseNamespaces({
   ],
 });
 
-let direct: Redis;
-const nodes: CacheService[] = [];
-
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
+const { node, cleanup } = cacheNodes(NAMESPACES);
+afterAll(cleanup);
 
 const family = (families: MetricFamily[], name: string) => {
   const f = families.find((x) => x.name === name);
@@ -48,8 +27,7 @@ const value = (f: MetricFamily, labels: Record<string, string>) =>
 describe('metrics', () => {
   it('exposes hits/misses per tier, latency, evictions, memory and Redis state in Prometheus text format', async () => {
     const registry = new Registry();
-    const a = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet, registry });
-    nodes.push(a);
+    const a = await node({ registry });
     expect(a.registry).toBe(registry);
     a.register('feed', { load: async (_k, p) => ({ symbol: p.symbol, pad: 'x'.repeat(1500) }) });
 
@@ -101,8 +79,7 @@ describe('metrics', () => {
   });
 
   it('each service has its own registry unless given one', async () => {
-    const [a, b] = await Promise.all([0, 1].map(() => CacheService.create({ namespaces: NAMESPACES, log: quiet })));
-    nodes.push(a, b);
+    const [a, b] = await Promise.all([0, 1].map(() => node({ redis: null })));
     expect(a.registry).not.toBe(b.registry);
     expect(a.stats().redis.state).toBe('disabled');
     expect((await a.health()).status).toBe('ok');

@@ -1,18 +1,15 @@
 // Redis outage and return, through a TCP proxy that cuts the connection: memory serves, nothing throws, health says degraded.
 import * as net from 'node:net';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
 import { RateLimiter } from '../../src/cache/rate-limit.js';
-import { CacheService } from '../../src/cache/service.js';
+import type { CacheService } from '../../src/cache/service.js';
 import { SessionStore } from '../../src/cache/sessions.js';
-import type { Logger } from '../../src/log.js';
+import { cacheNodes } from '../helpers/cache-nodes.js';
+import { REDIS_URL } from '../helpers/runtime.js';
 import { type TcpProxy, startProxy } from '../helpers/tcp-proxy.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_PORT = Number(new URL(REDIS_URL).port || 6379);
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NAMESPACES = parseNamespaces({
@@ -23,19 +20,16 @@ const NAMESPACES = parseNamespaces({
   ],
 });
 
-let direct: Redis;
+const { prefix: PREFIX, direct, node: cacheNode, closeNodes, cleanup } = cacheNodes(NAMESPACES);
 const proxies: TcpProxy[] = [];
-const nodes: CacheService[] = [];
 let loads = 0;
 
-async function node(port: number): Promise<CacheService> {
-  const c = await CacheService.create({
-    namespaces: NAMESPACES, log: quiet,
-    redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: PREFIX, reconnectMaxMs: 100, commandTimeoutMs: 300, connectTimeoutMs: 500 },
+/** A node on Redis at 127.0.0.1:`port` (a proxy's, or Redis's own), quick to time out and reconnect. */
+function node(port: number): Promise<CacheService> {
+  return cacheNode({
+    redis: { url: `redis://127.0.0.1:${port}`, reconnectMaxMs: 100, commandTimeoutMs: 300, connectTimeoutMs: 500 },
+    sources: { src: { load: async (key) => ({ key, n: ++loads }) } },
   });
-  c.register('src', { load: async (key) => ({ key, n: ++loads }) });
-  nodes.push(c);
-  return c;
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
@@ -89,20 +83,10 @@ async function startFreezer(targetPort: number) {
 
 const redisUp = async (c: CacheService) => /^tickplant_cache_redis_up (\d)$/m.exec(await c.registry.metrics())?.[1];
 
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
 afterAll(async () => {
-  for (const n of nodes) await n.close();
+  await closeNodes(); // before their proxies go
   for (const p of proxies) await p.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
+  await cleanup();
 });
 
 describe('Redis outage', () => {
@@ -192,7 +176,7 @@ describe('Redis outage', () => {
       await a.set('kv', { id: 'after-hang' }, { v: 2 });
       expect(await direct.get(`${PREFIX}kv:after-hang`)).toBe('{"v":2}');
     } finally {
-      for (const n of nodes.splice(0)) await n.close();
+      await closeNodes();
       await freezer.close();
     }
   });

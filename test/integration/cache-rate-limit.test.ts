@@ -1,42 +1,18 @@
 // Rate limits against the real Redis: one GCRA budget per identity shared by two nodes, per-key limits, hashed keys.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
 import { RateLimiter } from '../../src/cache/rate-limit.js';
-import { CacheService } from '../../src/cache/service.js';
-import type { Logger } from '../../src/log.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+import { cacheNodes } from '../helpers/cache-nodes.js';
+import { REDIS_URL } from '../helpers/runtime.js';
 
 const NAMESPACES = parseNamespaces({
   namespaces: [{ name: 'kv', keyPattern: 'kv:{id}', ttlSeconds: 60, strategy: 'cache-only', memoryLimitBytes: 1 << 20, compressionThresholdBytes: 4096 }],
 });
 const LIMITS = { requests: 10, windowSeconds: 60, perKey: { 'key-gold': { requests: 25, windowSeconds: 60 } } };
 
-let direct: Redis;
-const nodes: CacheService[] = [];
-async function node(): Promise<CacheService> {
-  const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet });
-  nodes.push(c);
-  return c;
-}
-
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
+const { prefix: PREFIX, direct, node, cleanup } = cacheNodes(NAMESPACES);
+afterAll(cleanup);
 
 describe('rate limits shared through Redis', () => {
   it('two nodes draw on one budget per identity', async () => {

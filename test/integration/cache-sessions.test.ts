@@ -1,43 +1,24 @@
 // Sessions against the real Redis: random ids, sliding TTL, per-user index across nodes, delete-all, expiry and cleanup.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../../src/cache/errors.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService } from '../../src/cache/service.js';
+import type { CacheService } from '../../src/cache/service.js';
 import { SessionStore } from '../../src/cache/sessions.js';
-import type { Logger } from '../../src/log.js';
+import { cacheNodes } from '../helpers/cache-nodes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NAMESPACES = parseNamespaces({
   namespaces: [{ name: 'sessions', keyPattern: 'session:{session_id}', ttlSeconds: 2, strategy: 'cache-only', memoryLimitBytes: 1 << 20, compressionThresholdBytes: 16384 }],
 });
 
-let direct: Redis;
-const nodes: CacheService[] = [];
+const { prefix: PREFIX, direct, node, cleanup } = cacheNodes(NAMESPACES);
+afterAll(cleanup);
+
 async function store(): Promise<{ cache: CacheService; sessions: SessionStore }> {
-  const cache = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet });
-  nodes.push(cache);
+  const cache = await node();
   return { cache, sessions: new SessionStore(cache) };
 }
-
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
 
 describe('sessions', () => {
   it('creates seed 002 shaped sessions with 192-bit random ids', async () => {

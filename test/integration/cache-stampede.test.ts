@@ -1,15 +1,10 @@
 // Stampede protection against the real Redis: one load per key in a process, and across two nodes via the lock.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CacheSourceError } from '../../src/cache/errors.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService, type CacheServiceOptions } from '../../src/cache/service.js';
 import type { CacheSource } from '../../src/cache/types.js';
-import type { Logger } from '../../src/log.js';
+import { type NodeOptions, cacheNodes } from '../helpers/cache-nodes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NAMESPACES = parseNamespaces({
@@ -34,29 +29,12 @@ function slowSource(delayMs: number) {
   return { source, loads, fail };
 }
 
-let direct: Redis;
-const nodes: CacheService[] = [];
-async function node(source: CacheSource, over: Partial<CacheServiceOptions> = {}): Promise<CacheService> {
-  const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet, ...over });
-  c.register('slow', source);
-  nodes.push(c);
-  return c;
-}
+const nodes = cacheNodes(NAMESPACES);
+const { prefix: PREFIX, direct } = nodes;
+afterAll(nodes.cleanup);
 
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
+/** A node with `source` registered as "slow", the source of the quotes namespace. */
+const node = (source: CacheSource, over: NodeOptions = {}) => nodes.node({ ...over, sources: { slow: source } });
 
 describe('one load per key', () => {
   it('100 concurrent misses in one process → one source load, one value', async () => {

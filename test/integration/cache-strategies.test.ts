@@ -3,19 +3,14 @@
 // "Nodes" are CacheService instances sharing one Redis key prefix (unique to this run); each
 // has its own memory tier. The recording source notes, at each call, whether Redis already
 // holds the key, so the tests can assert which tier was written first.
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheSourceError } from '../../src/cache/errors.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService } from '../../src/cache/service.js';
 import type { CacheSource, Params } from '../../src/cache/types.js';
-import type { Logger } from '../../src/log.js';
+import { cacheNodes } from '../helpers/cache-nodes.js';
 import { createDeployment } from '../helpers/runtime.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const ns = (name: string, strategy: string, extra: Record<string, unknown> = {}) => ({
@@ -33,9 +28,8 @@ const NAMESPACES = parseNamespaces({
   ],
 });
 
-let direct: Redis;
+const { prefix: PREFIX, direct, node: cacheNode, cleanup } = cacheNodes(NAMESPACES);
 let dep: Awaited<ReturnType<typeof createDeployment>>;
-const nodes: CacheService[] = [];
 const events: string[] = [];
 const rows = new Map<string, unknown>();
 const failing = { store: false };
@@ -57,12 +51,8 @@ const recorder: CacheSource = {
   },
 };
 
-async function node(): Promise<CacheService> {
-  const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, databaseUrl: dep.url, log: quiet, writeBehind: { flushMs: 60_000 } });
-  c.register('rec', recorder);
-  nodes.push(c);
-  return c;
-}
+/** A node on this run's PostgreSQL schema with the recorder as "rec"; write-behind flushes only when told. */
+const node = () => cacheNode({ databaseUrl: dep.url, writeBehind: { flushMs: 60_000 }, sources: { rec: recorder } });
 
 const redisJson = async (key: string) => {
   const v = await direct.get(PREFIX + key);
@@ -70,19 +60,11 @@ const redisJson = async (key: string) => {
 };
 
 beforeAll(async () => {
-  direct = new Redis(REDIS_URL);
   dep = await createDeployment();
 });
 
 afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
+  await cleanup();
   await dep.drop();
 });
 
@@ -231,8 +213,7 @@ describe('strategies', () => {
   });
 
   it('a source-backed namespace without its source registered says what to do', async () => {
-    const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, databaseUrl: dep.url, log: quiet });
-    nodes.push(c);
+    const c = await cacheNode({ databaseUrl: dep.url });
     await expect(c.get('rt', { id: 'zz' })).rejects.toThrow(/source "rec" is not registered; call cache.register\("rec", source\)/);
     expect((await c.health()).unregisteredSources).toEqual(['rec']);
   });

@@ -1,14 +1,9 @@
 // The two cache tiers against the real Redis: TTL expiry in both, LRU eviction by bytes, compression above the threshold.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES } from '../../src/cache/namespace-state.js';
 import { parseNamespaces } from '../../src/cache/namespaces.js';
-import { CacheService } from '../../src/cache/service.js';
-import type { Logger } from '../../src/log.js';
+import { cacheNodes } from '../helpers/cache-nodes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `test:cache:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NAMESPACES = parseNamespaces({
@@ -23,28 +18,8 @@ const NAMESPACES = parseNamespaces({
   ],
 });
 
-let direct: Redis;
-const nodes: CacheService[] = [];
-async function node(): Promise<CacheService> {
-  const c = await CacheService.create({ namespaces: NAMESPACES, redis: { url: REDIS_URL, keyPrefix: PREFIX }, log: quiet });
-  nodes.push(c);
-  return c;
-}
-
-beforeAll(() => {
-  direct = new Redis(REDIS_URL);
-});
-
-afterAll(async () => {
-  for (const n of nodes) await n.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await direct.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) await direct.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await direct.quit();
-});
+const { prefix: PREFIX, direct, node, cleanup } = cacheNodes(NAMESPACES);
+afterAll(cleanup);
 
 describe('TTL', () => {
   it('expires a value in memory and in Redis', async () => {
