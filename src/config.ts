@@ -38,6 +38,7 @@ export const configSchema = z.strictObject({
   maxSymbols: int(1, 100_000).default(1024), // MAX_SYMBOLS: symbols served; each has its own shared store
   simUpdatesPerSecond: z.coerce.number().min(0.1).max(1_000_000).default(100), // SIM_UPDATES_PER_SECOND: per symbol
   simSeed: int(0, 2 ** 31 - 1).optional(), // SIM_SEED: reproducible simulator runs
+  simTickMs: int(1, 1000).default(10), // SIM_TICK_MS: the simulator generates each tick's updates together
   replayFile: z.string().optional(), // REPLAY_FILE: NDJSON order-book updates (FEED=replay)
   replaySpeed: z.coerce.number().min(0).max(1e6).default(1), // REPLAY_SPEED: 1 recorded pace, 0 as fast as possible
   staleAfterMs: int(100, 86_400_000).default(5000), // STALE_AFTER_MS: a symbol silent this long is stale
@@ -110,7 +111,7 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   rawCapacity: 'RAW_RING_CAPACITY', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
   historyCapacity: 'HISTORY_RING_CAPACITY', inputQueueBytes: 'INPUT_QUEUE_BYTES',
   frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
-  simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', replayFile: 'REPLAY_FILE',
+  simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', simTickMs: 'SIM_TICK_MS', replayFile: 'REPLAY_FILE',
   replaySpeed: 'REPLAY_SPEED', staleAfterMs: 'STALE_AFTER_MS', wsMaxBackpressure: 'WS_MAX_BACKPRESSURE',
   wsConflateBytes: 'WS_CONFLATE_BYTES', wsMaxMessageBytes: 'WS_MAX_MESSAGE_BYTES',
   wsMaxSubscriptions: 'WS_MAX_SUBSCRIPTIONS', wsIdleTimeoutS: 'WS_IDLE_TIMEOUT_S',

@@ -11,7 +11,6 @@ import { SimulatorFeed } from '../../src/feeds/simulator.js';
 import { isoMicros, onStop, settings, subscribeSymbol, toFrame } from './feed.js';
 
 const PRE_ENCODED = 1024;
-const TICK_MS = 10;
 const s = settings();
 const sim = new SimulatorFeed({ symbols: s.symbols, updatesPerSecond: s.updatesPerSecond, depth: s.depth, seed: s.seed });
 const epoch = Date.now();
@@ -49,7 +48,7 @@ const timer = setInterval(() => {
       app.publish(s.symbols[i], `${heads[i]}${seq},"timestamp":"${ts}","data":${bodies[i][seq & (PRE_ENCODED - 1)]}}`, false);
     }
   }
-}, TICK_MS);
+}, s.tickMs);
 
 app.listen('127.0.0.1', s.port, (token) => {
   if (!token) throw new Error(`bare-uws: cannot listen on port ${s.port}`);

@@ -25,6 +25,7 @@ export interface BaselineSettings {
   seed: number;
   depth: number;
   port: number;
+  tickMs: number;
 }
 
 export function settings(env = process.env): BaselineSettings {
@@ -36,6 +37,7 @@ export function settings(env = process.env): BaselineSettings {
     seed: Number(env.SIM_SEED ?? 1),
     depth: Number(env.BOOK_DEPTH ?? 20),
     port: Number(env.PORT ?? 0),
+    tickMs: Number(env.SIM_TICK_MS ?? 10),
   };
 }
 
@@ -94,7 +96,7 @@ export function toFrame(u: BookUpdate, epoch: number, seq: number): BaselineFram
 
 /** Starts the simulator; every update becomes a frame with the next seq of its symbol. */
 export function startFeed(s: BaselineSettings, onFrame: (symbolIndex: number, frame: BaselineFrame) => void): SimulatorFeed {
-  const feed = new SimulatorFeed({ symbols: s.symbols, updatesPerSecond: s.updatesPerSecond, depth: s.depth, seed: s.seed });
+  const feed = new SimulatorFeed({ symbols: s.symbols, updatesPerSecond: s.updatesPerSecond, depth: s.depth, seed: s.seed, tickIntervalMs: s.tickMs });
   const index = new Map(s.symbols.map((sym, i) => [sym, i]));
   const seqs = new Float64Array(s.symbols.length);
   const epoch = Date.now();

@@ -31,6 +31,8 @@ export interface LoadSpec {
   /** Updates per second per symbol. */
   rate: number;
   depth: number;
+  /** The simulator's tick (SIM_TICK_MS), the same for tickplant and the baselines; default 10 ms. */
+  tickMs?: number;
   warmupMs: number;
   measureMs: number;
   /** taskset cores for the server and the generator; undefined = not pinned. */
@@ -80,6 +82,7 @@ export async function startSystem(spec: SystemSpec, load: LoadSpec): Promise<Ser
     SIM_UPDATES_PER_SECOND: String(load.rate),
     SIM_SEED: '1',
     BOOK_DEPTH: String(load.depth),
+    SIM_TICK_MS: String(load.tickMs ?? 10),
   };
   if (spec.file === null) {
     return startTickplant({ ...feedEnv, SHARDS: '1', PERSIST: 'false', LOG_LEVEL: 'info', ...load.tickplantEnv }, load.serverCpus);

@@ -187,7 +187,7 @@ const ratios = [
   ratio('updatesPerSecond', two.updatesPerSecond, 'tickplant 1 shard (scaling)', one.updatesPerSecond),
 ];
 const best = Math.max(one.updatesPerSecond, two.updatesPerSecond);
-const bound = 'the shard thread: encoding each 20-level frame (json-writer) and Atomics.notify on the frame queue per record; see bench/README.md profiling notes';
+const bound = 'the shard thread: encoding each 20-level frame (json-writer) is the largest share of its time; see bench/README.md profiling notes';
 const result: ScenarioResult = {
   scenario: 'ingest',
   quick,

@@ -117,6 +117,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       updatesPerSecond: c.simUpdatesPerSecond,
       depth: c.depth,
       seed: c.simSeed ?? Date.now() % 2 ** 31,
+      tickIntervalMs: c.simTickMs,
     });
   }
 
