@@ -30,6 +30,24 @@ describe('SPSC queue', () => {
     }
   });
 
+  it('commit without wake leaves a sleeping consumer asleep until wake()', async () => {
+    const sab = createQueueBuffer(1024);
+    const p = new QueueProducer(sab);
+    const c = new QueueConsumer(sab);
+    expect(c.peek()).toBe(-1);
+    let woken = false;
+    const waiting = c.waitForData(30_000).then(() => (woken = true));
+    p.reserve(16);
+    p.commit(16, 7, false); // the shard's batched commit: no futex wake
+    await new Promise((r) => setTimeout(r, 100));
+    expect(woken).toBe(false);
+    p.wake(); // the end of the producer's batch
+    await waiting;
+    expect(woken).toBe(true);
+    expect(c.peek()).toBeGreaterThanOrEqual(0);
+    expect(c.aux).toBe(7);
+  });
+
   it('carries 2,000,000 records across threads intact and in order', async () => {
     const count = 2_000_000;
     const sab = createQueueBuffer(1 << 16); // small: forces constant wrap-around and full queues
