@@ -5,6 +5,8 @@
 // process.env for settings; everything else receives a frozen Config.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -168,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid configuration: marketTimeZone (MARKET_TIMEZONE): unknown time zone "${c.marketTimeZone}"`);
   }
   const historyCapacity = c.historyCapacity ?? nextPowerOfTwo(Math.ceil(HISTORY_SPAN_MS / c.historyResolutionMs));
-  const cacheNamespaces = loadNamespaces(env, c.cacheNamespacesFile).map(({ keys: _keys, ttlEnv: _applied, ...d }) => Object.freeze(d));
+  const cacheNamespaces = loadNamespaces(env, fromPackage(c.cacheNamespacesFile)).map(({ keys: _keys, ttlEnv: _applied, ...d }) => Object.freeze(d));
   return Object.freeze({ ...c, historyCapacity, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined, cacheNamespaces });
 }
 
@@ -188,6 +190,19 @@ function readFile(explicit: string | undefined): Record<string, unknown> {
   } catch (e) {
     throw new ConfigError(`invalid configuration: ${path} (TICKPLANT_CONFIG) is not a JSON object: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A relative path as given when it exists from the working directory, else from the package
+ * root (the nearest directory above this module with a package.json): the shipped
+ * config/cache-namespaces.json is found whichever directory tickplant is started from.
+ */
+function fromPackage(path: string): string {
+  if (isAbsolute(path) || existsSync(path)) return path;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, path);
+  }
+  return path;
 }
 
 export function nextPowerOfTwo(n: number): number {

@@ -61,9 +61,17 @@ export class RateLimiter {
       new Counter({ name: METRIC, help: 'Rate-limit decisions by result (allowed, denied) and where they were taken (redis: shared, local: this node only)', labelNames: ['result', 'backend'], registers: [this.registry] });
   }
 
+  /** Whether `apiKey` has a limit of its own (RATE_LIMIT_PER_KEY). */
+  knows(apiKey: string): boolean {
+    const perKey = this.limits.perKey;
+    return perKey !== undefined && Object.hasOwn(perKey, apiKey);
+  }
+
   /** The limit that applies to an identity. */
   limitFor(identity: string): Limit {
-    return this.limits.perKey?.[identity] ?? this.limits;
+    // Own properties only: an identity named "constructor" must not find Object.prototype's.
+    const perKey = this.limits.perKey;
+    return perKey !== undefined && Object.hasOwn(perKey, identity) ? perKey[identity] : this.limits;
   }
 
   /** Counts one request of `identity` and says whether it is allowed. Never throws for Redis's sake. */

@@ -177,6 +177,7 @@ describe('cache REST API', () => {
       ['POST', '/market-status', { is_open: 'yes' }, 400, 'body.is_open'],
       ['POST', '/invalidate', {}, 400, 'body.pattern'],
       ['POST', `/stock-prices/${SYM}`, '{not json', 400, 'body'],
+      ['POST', `/analytics/deep-${run}`, `{"a":${'['.repeat(1000)}${']'.repeat(1000)}}`, 400, 'body'],
     ];
     for (const [method, path, body, status, field] of cases) {
       const r = await call(method, path, body);
@@ -211,6 +212,15 @@ describe('cache REST API', () => {
     expect(last!.body.error.code).toBe('rate_limited');
     // Another key is not affected.
     expect((await call('GET', '/symbols')).status).toBe(200);
+  });
+
+  it('counts keys it does not know against the client address, whatever they are called', async () => {
+    for (const key of [KEY, 'constructor', '__proto__', 'toString', `ip:127.0.0.1`]) {
+      const r = await call('GET', '/symbols', undefined, { 'x-api-key': key });
+      expect(r.status, key).toBe(200);
+      expect(r.headers.get('x-ratelimit-limit'), key).toBe('1000'); // RATE_LIMIT_REQUESTS: the address's budget
+      expect(Number(r.headers.get('x-ratelimit-remaining')), key).toBeGreaterThan(0);
+    }
   });
 
   it('exposes /metrics in the Prometheus text format, with cache and WebSocket figures', async () => {

@@ -60,7 +60,14 @@ export function startFrontCache(o: CacheHttpOptions): FrontCache {
           await cache.close();
           return;
         }
-        ready = { cache, http: wire(o, cache, registry) };
+        let http: CacheHttp;
+        try {
+          http = wire(o, cache, registry);
+        } catch (e) {
+          await cache.close(); // its pools and connections must not outlive a failed start
+          throw new ConfigError(`cache sources: ${(e as Error).message}`); // not retried: the namespaces are wrong
+        }
+        ready = { cache, http };
         cleanup = setInterval(() => {
           cache.cleanup().catch((e: Error) => o.log.warn('cache cleanup failed', { error: e.message }));
         }, CLEANUP_INTERVAL_MS);

@@ -10,6 +10,9 @@
 //   responses close their connection (there is no handle on idle keep-alive ones).
 
 import uWS from 'uWebSockets.js';
+import { logger } from '../../log.js';
+
+const log = logger('http');
 
 /** The subset of a uWS WebSocket the protocol uses (structurally the uWS object itself). */
 export interface Socket<U> {
@@ -150,8 +153,11 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
         res.end(r.body, true);
       });
     };
-    const fail = (e: unknown) =>
-      write({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String((e as Error)?.message ?? e) } }) });
+    // A bug, not the client's doing: the details go to the log, the client gets a fixed message.
+    const fail = (e: unknown) => {
+      log.error('HTTP handler failed', { method: request.method, url: request.url, error: String((e as Error)?.stack ?? e) });
+      write({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: 'internal error; the server log has the details' } }) });
+    };
     const handle = () => {
       try {
         const r = o.http(request);

@@ -19,7 +19,7 @@ export interface RateDecision {
 }
 
 export interface CacheHttpDeps extends CacheApiDeps {
-  limiter?: { check(identity: string): Promise<RateDecision> };
+  limiter?: { check(identity: string): Promise<RateDecision>; knows(apiKey: string): boolean };
 }
 
 export class CacheHttp {
@@ -37,10 +37,11 @@ export class CacheHttp {
   private async api(req: HttpRequest): Promise<HttpReply> {
     let limitHeaders: Record<string, string> = {};
     if (this.d.limiter) {
-      // The API key when one is sent (RATE_LIMIT_PER_KEY names keys as sent), else the client's
-      // address (seed 002: X-API-Key for rate limiting).
+      // A key configured in RATE_LIMIT_PER_KEY has its own budget; any other request counts
+      // against its address (seed 002: X-API-Key for rate limiting). Keys are not checked, so an
+      // unknown key must not buy a fresh budget: rotating keys would make the limit void.
       const key = req.header('x-api-key');
-      const decision = await this.d.limiter.check(key !== '' ? key : `ip:${req.remoteAddress}`);
+      const decision = await this.d.limiter.check(key !== '' && this.d.limiter.knows(key) ? key : `ip:${req.remoteAddress}`);
       limitHeaders = {
         'x-ratelimit-limit': String(decision.limit),
         'x-ratelimit-remaining': String(decision.remaining),

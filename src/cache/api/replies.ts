@@ -29,12 +29,34 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: str
   throw new ApiError(400, 'invalid_field', `${field}: ${message}`, field);
 }
 
+/** JSON nested deeper than this is refused: serialising it again would overflow the stack. */
+const MAX_DEPTH = 64;
+
+/** Deepest nesting of [ and { outside strings (a byte scan: cheap, and run before JSON.parse). */
+function nestingDepth(b: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /** The request body as JSON, or a 400 saying why not. */
 export function jsonBody(body: Buffer, contentType: string): unknown {
   if (body.length === 0) throw new ApiError(400, 'invalid_body', 'body: expected a JSON body', 'body');
   if (contentType !== '' && !contentType.toLowerCase().startsWith('application/json')) {
     throw new ApiError(415, 'unsupported_media_type', `body: expected Content-Type application/json, got "${contentType.slice(0, 64)}"`, 'body');
   }
+  const depth = nestingDepth(body);
+  if (depth > MAX_DEPTH) throw new ApiError(400, 'invalid_body', `body: nested ${depth} levels deep; at most ${MAX_DEPTH}`, 'body');
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (e) {
