@@ -11,6 +11,7 @@
 
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
+import { connectionState } from '../store/redis-tier.js';
 import type { RedisState } from './types.js';
 
 export interface CacheRedisOptions {
@@ -125,16 +126,7 @@ export class CacheRedisTier {
   }
 
   get state(): RedisState {
-    switch (this.client.status) {
-      case 'ready':
-        return 'ready';
-      case 'wait':
-      case 'connecting':
-      case 'connect':
-        return 'connecting';
-      default:
-        return 'down';
-    }
+    return connectionState(this.client.status);
   }
 
   get ready(): boolean {

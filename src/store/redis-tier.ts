@@ -70,6 +70,20 @@ export interface RedisTierOptions {
 
 export type RedisTierStatus = 'ready' | 'connecting' | 'down';
 
+/** An ioredis connection's status as a tier's state (shared by the writer's and the cache's tiers). */
+export function connectionState(status: string): RedisTierStatus {
+  switch (status) {
+    case 'ready':
+      return 'ready';
+    case 'wait':
+    case 'connecting':
+    case 'connect':
+      return 'connecting';
+    default: // reconnecting (waiting for the next attempt), close, end
+      return 'down';
+  }
+}
+
 export interface RedisTierCounters {
   /** Pipelines sent. */
   batches: number;
@@ -192,16 +206,7 @@ export class RedisTier {
   }
 
   get status(): RedisTierStatus {
-    switch (this.client.status) {
-      case 'ready':
-        return 'ready';
-      case 'wait':
-      case 'connecting':
-      case 'connect':
-        return 'connecting';
-      default: // reconnecting (waiting for the next attempt), close, end
-        return 'down';
-    }
+    return connectionState(this.client.status);
   }
 
   /** Pipelines sent and not yet answered. */
