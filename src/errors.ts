@@ -14,9 +14,13 @@ export class ConfigError extends TickplantError {
   }
 }
 
-/** An actor failed to start repeatedly; the supervisor gives up rather than loop. */
+/**
+ * Start-up cannot succeed until the operator acts (a port taken, a data directory in use, a
+ * damaged journal, an actor failing to start again and again): the message names the cause and
+ * the fix. Never retried; the process prints it as its last line and exits 1.
+ */
 export class StartupError extends TickplantError {
-  constructor(message: string) {
-    super('startup_failed', message);
+  constructor(message: string, code = 'startup_failed') {
+    super(code, message);
   }
 }

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { connect, serve } from '../src/actors/control.js';
 import { FrontActor } from '../src/actors/front/front.js';
 import type { FrontInit, FrontLifecycle, SupervisorApi } from '../src/actors/front/messages.js';
+import { StartupError } from '../src/errors.js';
 import { configureLog } from '../src/log.js';
 
 const init = workerData as FrontInit;
@@ -16,7 +17,7 @@ actor.start().then(
     parentPort!.postMessage({ type: 'ready', port } satisfies FrontLifecycle);
   },
   (e: unknown) => {
-    parentPort!.postMessage({ type: 'fatal', message: (e as Error)?.message ?? String(e) } satisfies FrontLifecycle);
+    parentPort!.postMessage({ type: 'fatal', message: (e as Error)?.message ?? String(e), permanent: e instanceof StartupError } satisfies FrontLifecycle);
     void actor.close().finally(() => process.exit(1));
   },
 );

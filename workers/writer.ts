@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { serve } from '../src/actors/control.js';
 import type { WriterInit, WriterLifecycle } from '../src/actors/writer/messages.js';
 import { WriterActor } from '../src/actors/writer/writer.js';
+import { StartupError } from '../src/errors.js';
 import { configureLog } from '../src/log.js';
 
 const init = workerData as WriterInit;
@@ -16,7 +17,7 @@ actor.start().then(
     parentPort!.postMessage({ type: 'ready', ...r } satisfies WriterLifecycle);
   },
   (e: unknown) => {
-    parentPort!.postMessage({ type: 'fatal', message: (e as Error)?.stack ?? String(e) } satisfies WriterLifecycle);
+    parentPort!.postMessage({ type: 'fatal', message: e instanceof StartupError ? e.message : (e as Error)?.stack ?? String(e), permanent: e instanceof StartupError } satisfies WriterLifecycle);
     process.exit(1);
   },
 );

@@ -17,6 +17,7 @@ export interface FrontInit {
   registrations: MessagePort;
   symbols: SymbolRegistration[];
   database?: { url: string; timescale: boolean }; // absent when PERSIST=false
+  redisConnections: SharedArrayBuffer; // the node's count of open Redis connections (REDIS_MAX_CONNECTIONS)
 }
 
 export interface FrontStats {
@@ -69,4 +70,4 @@ export interface SupervisorApi {
   health(): Promise<Record<string, ComponentHealth>>;
 }
 
-export type FrontLifecycle = { type: 'ready'; port: number } | { type: 'fatal'; message: string };
+export type FrontLifecycle = { type: 'ready'; port: number } | { type: 'fatal'; message: string; permanent?: boolean };

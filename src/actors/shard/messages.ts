@@ -37,4 +37,4 @@ export interface ShardApi {
 }
 
 /** Lifecycle messages on the worker's parentPort. */
-export type ShardLifecycle = { type: 'ready' } | { type: 'fatal'; message: string };
+export type ShardLifecycle = { type: 'ready' } | { type: 'fatal'; message: string; permanent?: boolean };

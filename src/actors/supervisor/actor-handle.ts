@@ -46,6 +46,8 @@ export class ActorHandle extends EventEmitter {
   private quickCrashes = 0; // deaths soon after start, in a row: they grow the backoff
   private timer?: NodeJS.Timeout;
   private lastError = '';
+  /** A start-up failure the actor reported as permanent: restarting cannot fix it. */
+  private permanent?: string;
 
   constructor(private readonly o: ActorHandleOptions) {
     super();
@@ -81,7 +83,7 @@ export class ActorHandle extends EventEmitter {
     });
     this.worker = w;
     let ready = false;
-    w.on('message', (m: { type?: string; message?: string }) => {
+    w.on('message', (m: { type?: string; message?: string; permanent?: boolean }) => {
       if (m?.type === 'ready') {
         ready = true;
         this.failuresInRow = 0;
@@ -90,7 +92,10 @@ export class ActorHandle extends EventEmitter {
         this.emit('ready');
       } else if (m?.type === 'fatal') {
         this.lastError = m.message ?? 'unknown';
-        this.o.log.error(`${this.o.name} reported a fatal error`, { error: this.lastError });
+        // A permanent failure (a port taken, a damaged journal) is the operator's to fix: it is
+        // reported once, by the supervisor, as the one line start-up ends with.
+        if (m.permanent && !ready) this.permanent = this.lastError;
+        else this.o.log.error(`${this.o.name} reported a fatal error`, { error: this.lastError });
       }
     });
     w.on('error', (e) => {
@@ -107,6 +112,11 @@ export class ActorHandle extends EventEmitter {
       // An actor that dies soon after starting, again and again, must not restart at the base
       // delay forever: its backoff grows until it stays up for a while.
       this.quickCrashes = Date.now() - startedAt < STABLE_AFTER_MS ? this.quickCrashes + 1 : 1;
+      if (this.permanent !== undefined) {
+        this.state = 'stopped';
+        this.emit('fatal', new StartupError(this.permanent));
+        return;
+      }
       if (!ready && this.failuresInRow >= this.o.maxStartFailures) {
         this.state = 'stopped';
         this.emit('fatal', new StartupError(

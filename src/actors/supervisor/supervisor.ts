@@ -43,6 +43,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly inputs: SharedArrayBuffer[];
   private readonly frames: SharedArrayBuffer[];
   private readonly rows: SharedArrayBuffer[];
+  /** Redis connections open in any of this node's actors: one counter, so REDIS_MAX_CONNECTIONS is one ceiling. */
+  private readonly redisConnections = new SharedArrayBuffer(4);
   private writer?: ActorHandle;
   private readonly writerLink: Link<WriterApi> = {};
   private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
@@ -165,7 +167,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const registrations = new MessageChannel();
     const init: WriterInit = {
       config: this.cfg, databaseUrl: this.databaseUrl, rows: this.rows, control: control.port2,
-      registrations: registrations.port2, symbols: [...this.router.registrations],
+      registrations: registrations.port2, symbols: [...this.router.registrations], redisConnections: this.redisConnections,
     };
     this.writerLink.registrations = registrations.port1;
     return {
@@ -193,6 +195,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       config: this.cfg, frames: this.frames, control: control.port2, supervisor: supervisor.port2,
       registrations: registrations.port2, symbols: [...this.router.registrations],
       database: this.cfg.persist && this.writerReady ? { url: this.databaseUrl, timescale: this.writerReady.timescale } : undefined,
+      redisConnections: this.redisConnections,
     };
     this.frontLink.registrations = registrations.port1;
     return {

@@ -12,6 +12,7 @@ export interface WriterInit {
   control: MessagePort; // comlink: WriterApi
   registrations: MessagePort;
   symbols: SymbolRegistration[];
+  redisConnections: SharedArrayBuffer; // the node's count of open Redis connections (REDIS_MAX_CONNECTIONS)
 }
 
 export interface WriterStats {
@@ -42,4 +43,4 @@ export interface WriterApi {
 
 export type WriterLifecycle =
   | { type: 'ready'; timescale: boolean; journalPending: boolean; databaseUp: boolean }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string; permanent?: boolean };
