@@ -18,7 +18,7 @@ import { type Remote, within } from '../control.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { workerEntry } from '../worker-url.js';
 import { HistoryTiers, type Points } from './history-tiers.js';
-import { type HttpDeps, handleHttp } from './http.js';
+import { type HttpDeps, errorReply, handleHttp } from './http.js';
 import type { FrontApi, FrontInit, FrontStats, SupervisorApi } from './messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
@@ -131,6 +131,7 @@ export class FrontActor implements FrontApi {
       drain: (ws) => sessions.drain(ws),
       close: (ws) => sessions.close(ws),
       http: (req) => this.cache?.handle(req) ?? handleHttp(req, this.httpDeps),
+      errorReply,
     });
     for (const q of this.queues) void this.pump(q);
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));

@@ -20,6 +20,11 @@ export interface HttpDeps {
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
 const error = (status: number, code: string, message: string): HttpReply => json(status, { error: { code, message } });
 
+/** An error reply in the shape of the route at `url` (for replies built before a route ran). */
+export function errorReply(_url: string, status: number, code: string, message: string): HttpReply {
+  return error(status, code, message);
+}
+
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
 /** `?hours=` of /history: 1 hour to 30 days. */
 const MAX_HOURS = 720;

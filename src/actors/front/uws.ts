@@ -60,6 +60,8 @@ export interface ServerOptions<U> {
   drain(ws: Socket<U>): void;
   close(ws: Socket<U>): void;
   http(req: HttpRequest): HttpReply | Promise<HttpReply>;
+  /** The reply for a request refused before `http` sees it (413) or whose handler failed (500), in the route's error shape. */
+  errorReply(url: string, status: number, code: string, message: string): HttpReply;
 }
 
 export interface Server {
@@ -156,7 +158,7 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
     // A bug, not the client's doing: the details go to the log, the client gets a fixed message.
     const fail = (e: unknown) => {
       log.error('HTTP handler failed', { method: request.method, url: request.url, error: String((e as Error)?.stack ?? e) });
-      write({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: 'internal error; the server log has the details' } }) });
+      write(o.errorReply(url, 500, 'internal', 'internal error; the server log has the details'));
     };
     const handle = () => {
       try {
@@ -171,8 +173,7 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
       handle();
       return;
     }
-    const tooLarge = () =>
-      write({ status: 413, body: JSON.stringify({ error: { code: 'payload_too_large', message: `request body over ${o.maxBodyBytes} bytes (HTTP_MAX_BODY_BYTES)` } }) });
+    const tooLarge = () => write(o.errorReply(url, 413, 'payload_too_large', `request body over ${o.maxBodyBytes} bytes (HTTP_MAX_BODY_BYTES)`));
     const declared = Number(headers.get('content-length') ?? '0');
     if (declared > o.maxBodyBytes) {
       tooLarge();
