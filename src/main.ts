@@ -40,8 +40,9 @@ async function main(): Promise<void> {
     }, 45_000);
     force.unref();
     sup.stop().then(
-      () => {
-        log.info('stopped');
+      (r) => {
+        const rows = cfg.persist ? `, ${r.committed} rows committed, ${r.journaled} journaled for the next start` : '';
+        log.info(`stopped: ${r.accepted} updates accepted${rows}`);
         process.exit(code);
       },
       (e: unknown) => {
@@ -57,8 +58,12 @@ async function main(): Promise<void> {
   try {
     await sup.start();
   } catch (e) {
-    log.error(e instanceof TickplantError ? e.message : `start-up failed: ${String((e as Error)?.stack ?? e)}`);
-    await sup.stop().catch((err: unknown) => log.error('stop after a failed start also failed', { error: String(err) }));
+    // One line: the cause and what to change. Known causes are TickplantErrors that say so; any
+    // other error is a bug, and its stack is what a report needs.
+    exiting = true;
+    const why = e instanceof TickplantError ? e.message : e instanceof Error ? `start-up failed: ${e.stack ?? e.message}` : `start-up failed: ${String(e)}`;
+    await sup.stop().catch((err: unknown) => log.debug('stop after a failed start also failed', { error: String(err) }));
+    log.error(why);
     process.exit(1);
   }
   const feed = cfg.feed === 'simulator'

@@ -1,24 +1,12 @@
 // Clean shutdown with connected clients: they get 1001 (going away), the process exits 0.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startRuntime } from '../helpers/runtime.js';
 import { TestClient } from '../helpers/ws-client.js';
-
-/** A port nobody listens on right now (for the embedded PostgreSQL of a child process). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, startMain } from '../helpers/main-process.js';
 
 describe('shutdown', () => {
   it('stop() closes connected clients with 1001 after draining', async () => {
@@ -33,39 +21,20 @@ describe('shutdown', () => {
 
   it('the real process, with no DATABASE_URL, runs embedded PostgreSQL and exits 0 on SIGTERM with clients connected', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tickplant-main-'));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env, WEBSOCKET_PORT: '0', HOST: '127.0.0.1', SYMBOLS: 'US.AAPL,ETH-USD', SHARDS: '2',
-      DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()),
-    };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const port = await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 20_000);
-      child.stdout.on('data', () => {
-        const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolve(Number(m[1]));
-        }
-      });
-    });
-    expect(out).toMatch(/embedded PostgreSQL on 127\.0\.0\.1/);
+    const p = startMain({ WEBSOCKET_PORT: '0', SYMBOLS: 'US.AAPL,ETH-USD', SHARDS: '2', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) });
+    const port = await p.port(20_000);
+    expect(p.output).toMatch(/embedded PostgreSQL on 127\.0\.0\.1/);
     const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { components: Record<string, { status: string; detail?: string }> };
     expect(health.components.database).toEqual({ status: 'ok', detail: 'PostgreSQL (embedded)' });
     const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     c.send({ action: 'subscribe', symbol: 'ETH-USD' });
     await c.waitFor((m) => m.type === 'orderbook_update');
-    child.kill('SIGTERM');
+    p.child.kill('SIGTERM');
     expect(await c.closed).toBe(1001);
-    expect(await exited).toBe(0);
-    expect(out).toMatch(/Redis tier off/); // its own line after "listening": checked once all output is in
-    expect(out).toMatch(/SIGTERM: stopping/);
-    expect(out).toMatch(/stopped/);
+    expect(await p.exited).toBe(0);
+    expect(p.output).toMatch(/Redis tier off/); // its own line after "listening": checked once all output is in
+    expect(p.output).toMatch(/SIGTERM: stopping/);
+    expect(p.output).toMatch(/stopped: \d+ updates accepted, \d+ rows committed, 0 journaled/);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

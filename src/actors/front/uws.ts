@@ -10,6 +10,7 @@
 //   responses close their connection (there is no handle on idle keep-alive ones).
 
 import uWS from 'uWebSockets.js';
+import { StartupError } from '../../errors.js';
 import { logger } from '../../log.js';
 
 const log = logger('http');
@@ -80,6 +81,10 @@ const STATUS_TEXT: Record<number, string> = {
   405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
+
+/** uWS's ListenOptions value; its typings declare it, but not the (host, port, options) overload the native module has. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+type ListenWithOptions = (host: string, port: number, options: number, cb: (s: uWS.us_listen_socket | false) => void) => void;
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -200,9 +205,12 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(o.host, o.port, (listenSocket) => {
+    // Exclusive: uWS listens with SO_REUSEPORT by default, and then a second server on the same
+    // port "listens" too while the kernel splits connections between the two at random.
+    const listen = app.listen as unknown as ListenWithOptions;
+    listen.call(app, o.host, o.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (listenSocket) => {
       if (!listenSocket) {
-        reject(new Error(`cannot listen on ${o.host}:${o.port} (WEBSOCKET_PORT): address in use or not permitted`));
+        reject(new StartupError(`cannot listen on ${o.host}:${o.port} (WEBSOCKET_PORT): the port is taken or not permitted; set WEBSOCKET_PORT to a free port`, 'port_in_use'));
         return;
       }
       resolve({

@@ -20,7 +20,10 @@ import type { SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit } from '../shard/messages.js';
 import type { WriterApi, WriterInit, WriterLifecycle } from '../writer/messages.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../store/embedded.js';
+import { type DataDirLock, lockDataDir } from '../../store/data-dir-lock.js';
 import { loadSeeds } from '../../store/continuation.js';
+import { StartupError } from '../../errors.js';
+import { portProblem, probePort } from '../../port-probe.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router } from './router.js';
 
@@ -31,6 +34,16 @@ const WRITER_DRAIN_TIMEOUT_MS = 10_000;
 const RATE_SAMPLE_MS = 1000;
 const STATS_TIMEOUT_MS = 2000;
 const CLOSE_TIMEOUT_MS = 5000;
+
+/** What a graceful stop did with the updates of this run. */
+export interface StopReport {
+  /** Updates the shards accepted (each has a seq and was published). */
+  accepted: number;
+  /** Rows committed to PostgreSQL by this run's writer (journal replays at start included). */
+  committed: number;
+  /** Rows left uncommitted, saved in the journal for the next start. */
+  journaled: number;
+}
 
 interface Link<Api> {
   api?: Remote<Api>;
@@ -49,6 +62,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly writerLink: Link<WriterApi> = {};
   private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
   private embedded?: EmbeddedDatabase;
+  private dataDirLock?: DataDirLock;
+  /** Set once start() resolved: an actor's fatal error before that is start()'s rejection, not an event. */
+  private started = false;
   private databaseUrl = '';
   private readonly shards: ActorHandle[] = [];
   private readonly shardLinks: Link<ShardApi>[] = [];
@@ -56,7 +72,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly frontLink: Link<FrontApi> = {};
   private feed?: Feed;
   private readonly startedAt = Date.now();
-  private stopping?: Promise<void>;
+  private stopping?: Promise<StopReport>;
   private sampler?: NodeJS.Timeout;
   private rates = { at: Date.now(), accepted: [] as number[], published: 0, perShard: [] as number[], publishedPerS: 0 };
   port = 0;
@@ -71,7 +87,18 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   }
 
   async start(): Promise<void> {
-    if (this.cfg.persist) await this.startPersistence();
+    // Cheap checks first: an operator's mistake is reported before a database is started for nothing.
+    const taken = await probePort(this.cfg.host, this.cfg.port);
+    if (taken) {
+      throw new StartupError(
+        `${portProblem(taken, this.cfg.host, this.cfg.port)} (WEBSOCKET_PORT): stop the other server, or set WEBSOCKET_PORT to a free port`,
+        'port_in_use',
+      );
+    }
+    if (this.cfg.persist) {
+      this.dataDirLock = lockDataDir(this.cfg.dataDir);
+      await this.startPersistence();
+    }
     this.feed = this.createFeed();
     if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
     if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
@@ -89,6 +116,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
     this.sampler = setInterval(() => void this.sampleRates(), RATE_SAMPLE_MS);
     this.sampler.unref();
+    this.started = true;
   }
 
   private async startPersistence(): Promise<void> {
@@ -129,6 +157,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       backoffMs: this.cfg.restartBackoffMs, backoffMaxMs: this.cfg.restartBackoffMaxMs, maxStartFailures: this.cfg.maxStartFailures,
     });
     h.on('fatal', (e: Error) => {
+      if (!this.started) return; // start() rejects with it, and its caller reports it once
       this.log.error(e.message);
       this.emit('fatal', e);
     });
@@ -300,28 +329,35 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   }
 
   /** Graceful stop: feed, then shards drain, then the front drains and closes its sockets. */
-  stop(): Promise<void> {
+  stop(): Promise<StopReport> {
     this.stopping ??= this.doStop();
     return this.stopping;
   }
 
-  private async doStop(): Promise<void> {
+  private async doStop(): Promise<StopReport> {
+    const report: StopReport = { accepted: 0, committed: 0, journaled: 0 };
     if (this.sampler) clearInterval(this.sampler);
     await this.feed?.stop();
     const grace = DRAIN_TIMEOUT_MS + 1000; // a drained() that never answers: its actor died
     await Promise.all(this.shardLinks.map((l) => l.api && within(l.api.drained(DRAIN_TIMEOUT_MS), grace, false)));
+    for (const l of this.shardLinks) report.accepted += (l.api && (await within(l.api.stats(), STATS_TIMEOUT_MS, undefined)))?.accepted ?? 0;
     if (this.frontLink.api) await within(this.frontLink.api.drained(DRAIN_TIMEOUT_MS), grace, false);
-    const committed = this.writerLink.api && (await within(this.writerLink.api.drained(WRITER_DRAIN_TIMEOUT_MS), WRITER_DRAIN_TIMEOUT_MS + 1000, false));
-    if (committed === false) this.log.warn('not every row was committed in time: the rest is journaled for the next start');
+    const drained = this.writerLink.api && (await within(this.writerLink.api.drained(WRITER_DRAIN_TIMEOUT_MS), WRITER_DRAIN_TIMEOUT_MS + 1000, false));
+    if (drained === false) this.log.warn('not every row was committed in time: the rest is journaled for the next start');
     // The writer closes (journaling what is uncommitted) before anything else can run out the
     // clock: losing client sockets late costs nothing, losing rows does.
     await this.writer?.stop(async () => {
-      if (this.writerLink.api) await within(this.writerLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
+      const api = this.writerLink.api;
+      if (!api) return;
+      report.committed = (await within(api.stats(), STATS_TIMEOUT_MS, undefined))?.rowsCommitted ?? 0;
+      report.journaled = (await within(api.close(), CLOSE_TIMEOUT_MS, undefined))?.journaledRows ?? 0;
     });
     await Promise.all(this.shards.map((h) => h.stop()));
     await this.front?.stop(async () => {
       if (this.frontLink.api) await within(this.frontLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
     });
     await this.embedded?.stop();
+    this.dataDirLock?.release();
+    return report;
   }
 }

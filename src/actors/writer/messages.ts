@@ -38,7 +38,8 @@ export interface WriterApi {
    * `timeoutMs` passed (false: what is left is in the journal, replayed at next start).
    */
   drained(timeoutMs: number): Promise<boolean>;
-  close(): Promise<void>;
+  /** Stops taking rows; journals what is still uncommitted (replayed at the next start) and says how much. */
+  close(): Promise<{ journaledRows: number }>;
 }
 
 export type WriterLifecycle =

@@ -243,7 +243,7 @@ export class WriterActor implements WriterApi {
     return this.commits.flushed(Math.max(0, until - Date.now()));
   }
 
-  async close(): Promise<void> {
+  async close(): Promise<{ journaledRows: number }> {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     await Promise.all(this.pumps); // they stop taking rows within one wait
@@ -270,6 +270,7 @@ export class WriterActor implements WriterApi {
     }
     await this.redis?.close();
     await this.pool.end();
+    return { journaledRows: saved };
   }
 }
 
