@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Runtime, startRuntime } from '../helpers/runtime.js';
 import { TestClient, sequenceProblems } from '../helpers/ws-client.js';
+import { closeCode, sendRaw } from '../helpers/raw-ws.js';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -62,6 +63,23 @@ describe('bad input', () => {
     const stats = await rt.get<{ front: { errorsSent: Record<string, number> } }>('/stats');
     expect(stats.body.front.errorsSent.invalid_message).toBeGreaterThanOrEqual(5);
     expect(stats.body.front.errorsSent.too_many_subscriptions).toBe(1);
+  });
+
+  it('a message far over the limit gets its error frame, then a close frame with 1009 (seen on the wire)', async () => {
+    // wsMaxMessageBytes 256: error frame above 256 B; closed above 64 KiB; uWS cuts above 256 KiB.
+    const frames = await sendRaw(rt.ws, Buffer.from(JSON.stringify({ action: 'ping', id: 'x'.repeat(100_000) })));
+    expect(frames.map((f) => f.opcode)).toEqual([0x1, 0x8]);
+    expect(JSON.parse(frames[0].payload.toString())).toMatchObject({ type: 'error', code: 'payload_too_large' });
+    expect(closeCode(frames[1])).toBe(1009);
+    expect(frames[1].payload.subarray(2).toString()).toBe('message too big');
+
+    // Between the error limit and the close limit: the error frame, and the connection stays open.
+    const c = await TestClient.connect(rt.ws);
+    c.send(JSON.stringify({ action: 'ping', id: 'y'.repeat(10_000) }));
+    expect(await c.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'payload_too_large' });
+    c.send({ action: 'ping', id: 1 });
+    expect(await c.waitFor((m) => m.type === 'pong')).toMatchObject({ id: 1 });
+    c.close();
   });
 
   it('rejects non-GET HTTP methods with 405 JSON', async () => {

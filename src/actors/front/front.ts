@@ -7,6 +7,7 @@ import { Piscina } from 'piscina';
 import type { Config } from '../../config.js';
 import { startOfDayMs } from '../../market-day.js';
 import { statusFrame } from '../../protocol/client-message.js';
+import { CLOSE_GOING_AWAY } from '../../protocol/close-codes.js';
 import { TYPE_RESYNC, maxRecordFrameBytes, reasonBytes } from '../../protocol/encode.js';
 import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
 import type { DatabaseHistoryTask } from '../../store/history-points.js';
@@ -28,7 +29,6 @@ import { type Server, startServer } from './uws.js';
 const BATCH = 1024;
 const IDLE_WAIT_MS = 250;
 const SWEEP_INTERVAL_MS = 25;
-const CLOSE_GOING_AWAY = 1001;
 const CLOSE_GRACE_MS = 2000;
 /** /metrics and /health/detailed answer without the supervisor's figures rather than hang. */
 const STATS_TIMEOUT_MS = 2000;
@@ -120,9 +120,7 @@ export class FrontActor implements FrontApi {
       host: this.cfg.host,
       port: this.cfg.port,
       maxBackpressure: this.cfg.wsMaxBackpressure,
-      // uWS closes a connection whose message exceeds this; below it, oversized messages get
-      // an error frame (WS_MAX_MESSAGE_BYTES) and the connection stays usable.
-      maxPayloadLength: Math.max(64 * 1024, this.cfg.wsMaxMessageBytes * 4),
+      maxPayloadLength: sessions.limits.uwsBytes,
       idleTimeoutS: this.cfg.wsIdleTimeoutS,
       maxBodyBytes: this.cfg.httpMaxBodyBytes,
       createUserData: (id, remote) => sessions.createSession(id, remote),

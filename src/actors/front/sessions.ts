@@ -17,6 +17,7 @@ import {
   type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
+import { CLOSE_MESSAGE_TOO_BIG, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
 import type { FrontSymbol } from './symbols.js';
 import { SEND_DROPPED, type Socket } from './uws.js';
 
@@ -77,10 +78,12 @@ export class Sessions {
   private readonly scratch: Uint8Array;
   private nextClientId = 1;
   private readonly roomBytes: number;
+  readonly limits: MessageLimits;
 
   constructor(private readonly d: SessionDeps, maxFrameBytes: number) {
     this.scratch = new Uint8Array(maxFrameBytes);
     this.roomBytes = d.cfg.wsConflateBytes >>> 1;
+    this.limits = messageLimits(d.cfg.wsMaxMessageBytes);
   }
 
   createSession(id: string, remote: string): Session {
@@ -114,8 +117,9 @@ export class Sessions {
   // ── client messages ──────────────────────────────────────────────────────────
 
   message(ws: Socket<Session>, text: string, bytes: number): void {
-    if (bytes > this.d.cfg.wsMaxMessageBytes) {
-      this.error(ws, 'payload_too_large', `message of ${bytes} bytes exceeds WS_MAX_MESSAGE_BYTES (${this.d.cfg.wsMaxMessageBytes})`);
+    if (bytes > this.limits.errorBytes) {
+      this.error(ws, 'payload_too_large', `message of ${bytes} bytes exceeds WS_MAX_MESSAGE_BYTES (${this.limits.errorBytes})`);
+      if (bytes > this.limits.closeBytes) ws.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
       return;
     }
     const parsed = parseClientMessage(text);
