@@ -1,4 +1,4 @@
-// The REST API under /api/v1/cache on the real server: each route group, validation errors naming the field, 413, 429, ETag/304, /metrics.
+// The REST API under /api/v1/cache on the real server: each route group, errors in the envelope naming the field, 413, 429 and limit headers, ETag/304, /metrics.
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, type Runtime, startRuntime } from '../helpers/runtime.js';
@@ -18,6 +18,13 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   });
   const text = await r.text();
   return { status: r.status, headers: r.headers, body: (text === '' ? undefined : JSON.parse(text)) as Record<string, any> };
+}
+
+/** The limiter's headers, as on every /api/ answer while RATE_LIMIT_ENABLED (the default). */
+function expectLimitHeaders(r: { headers: Headers }, what: string) {
+  expect(r.headers.get('x-ratelimit-limit'), what).toBe('1000');
+  expect(r.headers.get('x-ratelimit-remaining'), what).toMatch(/^\d+$/);
+  expect(r.headers.get('x-ratelimit-reset'), what).toMatch(/^\d+$/);
 }
 
 beforeAll(async () => {
@@ -137,14 +144,16 @@ describe('cache REST API', () => {
   it('invalidates by pattern, cleans up, and clears only with confirm=true', async () => {
     await call('POST', `/stock-prices/${SYM}I`, { close_price: 3 });
     await call('POST', `/analytics/inv-${run}`, { v: 1 });
-    expect((await call('GET', `/stock-prices/${SYM}I`)).body.tier).toBe('memory');
+    const held = await call('GET', `/stock-prices/${SYM}I`);
+    expect(held.body).toMatchObject({ cached: true, tier: 'memory' });
     const inv = await call('POST', '/invalidate', { pattern: `*${SYM}I*` });
     expect(inv.status).toBe(200);
     expect(inv.body.data.deleted).toBeGreaterThanOrEqual(1);
     // Stock prices are written through to PostgreSQL: after invalidation they come back from there.
     const reloaded = await call('GET', `/stock-prices/${SYM}I`);
-    expect(reloaded.body.tier).toBe('source');
+    expect(reloaded.body).toMatchObject({ cached: false, tier: 'source' }); // loaded now, not held by the cache
     expect(reloaded.body.data.close_price).toBe(3);
+    expect((await call('GET', `/stock-prices/${SYM}I`)).body).toMatchObject({ cached: true, tier: 'memory' });
     // Analytics live only in the cache.
     expect((await call('POST', '/invalidate', { namespace: 'analytics' })).status).toBe(200);
     expect((await call('GET', `/analytics/inv-${run}`)).status).toBe(404);
@@ -156,7 +165,7 @@ describe('cache REST API', () => {
     expect(stats.status).toBe(200);
   });
 
-  it('answers every kind of bad input with a 4xx naming the field', async () => {
+  it('answers every kind of bad input with a 4xx in the envelope naming the field, with the rate-limit headers', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['POST', `/stock-prices/${SYM}`, { close_price: 'x' }, 400, 'body.close_price'],
       ['POST', `/stock-prices/${SYM}`, { close_price: 1, colse: 2 }, 400, 'body.colse'],
@@ -185,17 +194,28 @@ describe('cache REST API', () => {
       expect(r.body.success, `${method} ${path}`).toBe(false);
       expect(r.body.error.field, `${method} ${path}`).toBe(field);
       expect(r.body.error.message, `${method} ${path}`).toContain(field);
+      expectLimitHeaders(r, `${method} ${path}`);
     }
-    const wrongType = await call('POST', `/stock-prices/${SYM}`, 'close_price=1', { 'content-type': 'text/plain' });
-    expect(wrongType.status).toBe(415);
-    expect((await call('PUT', `/stock-prices/${SYM}`, { close_price: 1 })).status).toBe(405);
-    expect((await call('GET', '/nothing-here')).status).toBe(404);
+    const others: [string, string, unknown, Record<string, string>, number][] = [
+      ['POST', `/stock-prices/${SYM}`, 'close_price=1', { 'content-type': 'text/plain' }, 415],
+      ['PUT', `/stock-prices/${SYM}`, { close_price: 1 }, {}, 405],
+      ['GET', '/nothing-here', undefined, {}, 404], // no such route
+      ['GET', `/stock-prices/${SYM}Q`, undefined, {}, 404], // a route, nothing cached
+      ['GET', `/sessions/${'s'.repeat(22)}`, undefined, {}, 404],
+    ];
+    for (const [method, path, body, headers, status] of others) {
+      const r = await call(method, path, body, headers);
+      expect(r.status, `${method} ${path}`).toBe(status);
+      expect(r.body.success, `${method} ${path}`).toBe(false);
+      expect(r.body.error.code, `${method} ${path}`).toEqual(expect.any(String));
+      expectLimitHeaders(r, `${method} ${path}`);
+    }
   });
 
-  it('answers 413 to a body over HTTP_MAX_BODY_BYTES, and the server carries on', async () => {
+  it('answers 413 to a body over HTTP_MAX_BODY_BYTES in the envelope, and the server carries on', async () => {
     const big = await call('POST', `/analytics/big-${run}`, { blob: 'x'.repeat(10_000) });
     expect(big.status).toBe(413);
-    expect(big.body.error.code).toBe('payload_too_large');
+    expect(big.body).toEqual({ success: false, error: { code: 'payload_too_large', message: expect.stringContaining('HTTP_MAX_BODY_BYTES') } });
     expect((await call('GET', '/symbols')).status).toBe(200);
   });
 

@@ -1,34 +1,51 @@
-// A small path router for the REST API: `/stock-prices/:symbol` patterns, static segments before parameters.
+// A small path router for the REST API: `/stock-prices/:symbol` patterns, static segments before parameters, a one-line description per route.
+//
+// The route table is built once, without the services it calls: those (`deps`) come with each
+// request, so the table can be listed (GET / on the front) before any service exists.
 
 import type { HttpReply, HttpRequest } from '../../actors/front/uws.js';
 
-export interface RouteContext {
+export interface RouteContext<D> {
   req: HttpRequest;
   /** Path parameters, URI-decoded. */
   params: Record<string, string>;
+  deps: D;
 }
 
-export type Handler = (ctx: RouteContext) => HttpReply | Promise<HttpReply>;
+export type Handler<D> = (ctx: RouteContext<D>) => HttpReply | Promise<HttpReply>;
 
-interface Route {
+/** A route as listed: `path` spells parameters `{name}`, as the HTTP documentation does. */
+export interface RouteInfo {
+  method: string;
+  path: string;
+  description: string;
+}
+
+interface Route<D> {
   method: string;
   segments: string[];
-  handler: Handler;
+  description: string;
+  handler: Handler<D>;
 }
 
-export type Match = { handler: Handler; params: Record<string, string> } | { status: 404 | 405; allowed: string[] };
+export type Match<D> = { handler: Handler<D>; params: Record<string, string> } | { status: 404 | 405; allowed: string[] };
 
-export class Router {
-  private readonly routes: Route[] = [];
+export class Router<D> {
+  /** In declaration order, for list(). */
+  private readonly declared: Route<D>[] = [];
+  /** In match order. */
+  private readonly routes: Route<D>[] = [];
 
-  add(method: string, pattern: string, handler: Handler): this {
-    this.routes.push({ method, segments: split(pattern), handler });
+  add(method: string, pattern: string, description: string, handler: Handler<D>): this {
+    const r = { method, segments: split(pattern), description, handler };
+    this.declared.push(r);
+    this.routes.push(r);
     // Static segments win over parameters at the same depth (`/signals/active` before `/signals/:id`).
     this.routes.sort((a, b) => rank(a) - rank(b));
     return this;
   }
 
-  match(method: string, path: string): Match {
+  match(method: string, path: string): Match<D> {
     const parts = split(path);
     const allowed: string[] = [];
     for (const r of this.routes) {
@@ -40,16 +57,20 @@ export class Router {
     return allowed.length > 0 ? { status: 405, allowed: [...new Set(allowed)] } : { status: 404, allowed };
   }
 
-  /** `GET /stock-prices/:symbol`, … for error messages and docs. */
-  list(): string[] {
-    return this.routes.map((r) => `${r.method} /${r.segments.join('/')}`);
+  /** Every route in declaration order: `GET /stock-prices/{symbol}` and what it answers. */
+  list(): RouteInfo[] {
+    return this.declared.map((r) => ({
+      method: r.method,
+      path: `/${r.segments.map((s) => (s.startsWith(':') ? `{${s.slice(1)}}` : s)).join('/')}`,
+      description: r.description,
+    }));
   }
 }
 
 const split = (p: string) => p.split('/').filter((s) => s !== '');
 
 /** Lower sorts first: a parameter segment weighs by its depth, so fully static routes lead. */
-const rank = (r: Route) => r.segments.reduce((w, s, i) => w + (s.startsWith(':') ? 2 ** (8 - Math.min(i, 8)) : 0), 0);
+const rank = (r: { segments: string[] }) => r.segments.reduce((w, s, i) => w + (s.startsWith(':') ? 2 ** (8 - Math.min(i, 8)) : 0), 0);
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
   if (pattern.length !== parts.length) return undefined;
