@@ -1,9 +1,9 @@
-// The runtime's figures as Prometheus metrics: WebSocket fan-out, feed, shards, writer, Redis, latency quantiles.
+// The runtime's figures as Prometheus metrics: WebSocket fan-out, feed, shards, writer, Redis, latency histograms.
 //
 // Read from the same stats objects /stats shows, at scrape time (prom-client `collect`), so
 // the hot path keeps its plain counters and pays nothing for the exposition.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import type { FrontStats, SupervisorStats } from '../actors/front/messages.js';
 import type { LatencySummary } from './latency.js';
 
@@ -38,7 +38,7 @@ class MirroredCounter {
 export function registerRuntimeMetrics(registry: Registry, read: () => Promise<RuntimeSnapshot>): { refresh(): Promise<void> } {
   const c = (name: string, help: string, labels: string[] = []) => new MirroredCounter(registry, `tickplant_${name}`, help, labels);
   const messages = c('ws_messages_sent_total', 'WebSocket messages delivered: one per subscriber per published frame, plus direct sends');
-  const bytes = c('ws_bytes_sent_total', 'WebSocket bytes delivered');
+  const bytes = c('ws_sent_bytes_total', 'WebSocket bytes delivered');
   const frames = c('frames_published_total', 'Update frames published to their symbol topic (each encoded once)');
   const resyncs = c('ws_resyncs_total', 'Resync frames delivered, by reason', ['reason']);
   const conflations = c('ws_conflations_total', 'Subscriptions conflated because the client fell behind');
@@ -105,12 +105,8 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     const r = current?.supervisor?.writer?.redis;
     if (r && r.status !== 'off') this.set(r.status === 'ready' ? 1 : 0);
   });
-  g('feed_to_publish_seconds', 'Feed → front publish latency quantiles (HDR histogram since start)', ['quantile'], function () {
-    if (current) setQuantiles(this, current.front.feedToPublish);
-  });
-  g('writer_commit_lag_seconds', 'Feed → committed in PostgreSQL latency quantiles, per batch', ['quantile'], function () {
-    if (current?.supervisor?.writer) setQuantiles(this, current.supervisor.writer.commitLag);
-  });
+  snapshotHistogram(registry, 'tickplant_feed_to_publish_seconds', 'Feed → front publish latency (HDR histogram since the front started)', () => current?.front.feedToPublish);
+  snapshotHistogram(registry, 'tickplant_writer_commit_lag_seconds', 'Feed → committed in PostgreSQL latency, per batch (since the writer started)', () => current?.supervisor?.writer?.commitLag);
   return {
     async refresh() {
       current = await read();
@@ -119,10 +115,35 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   };
 }
 
-function setQuantiles(gauge: Gauge<string>, s: LatencySummary): void {
-  if (s.count === 0) return;
-  gauge.set({ quantile: '0.5' }, s.p50_ms / 1000);
-  gauge.set({ quantile: '0.9' }, s.p90_ms / 1000);
-  gauge.set({ quantile: '0.99' }, s.p99_ms / 1000);
-  gauge.set({ quantile: '0.999' }, s.p999_ms / 1000);
+/**
+ * A histogram read from a LatencySummary's cumulative buckets (an actor's HDR histogram) at
+ * scrape time. prom-client's Histogram counts only what it observes itself and cannot be set
+ * from counts, so this is a metric object of its own: the registry needs only name, help, type,
+ * aggregator, get() and reset() (lib/registry.js), and get() answers the lines prom-client's
+ * Histogram writes — `_bucket{le}` cumulative up to `+Inf` (= `_count`), `_sum`, `_count` —
+ * in seconds.
+ */
+function snapshotHistogram(registry: Registry, name: string, help: string, read: () => LatencySummary | undefined): void {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      const s = read();
+      const b = s?.buckets;
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      if (s && b) {
+        b.le_ms.forEach((le, i) => values.push({ metricName: `${name}_bucket`, labels: { le: le / 1000 }, value: b.counts[i] }));
+        values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: s.count });
+        values.push({ metricName: `${name}_sum`, labels: {}, value: b.sum_ms / 1000 });
+        values.push({ metricName: `${name}_count`, labels: {}, value: s.count });
+      }
+      return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
+    },
+    reset() {
+      // Nothing kept here: the counts live in the actor's recorder.
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
 }

@@ -4,11 +4,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, NamespaceDefinition } from '../../config.js';
 import { CacheService, RateLimiter, SessionStore, parseNamespaces } from '../../cache/index.js';
 import { CacheHttp, isApiPath } from '../../cache/api/api.js';
-import { ApiError, errorReply } from '../../cache/api/replies.js';
 import { ConfigError } from '../../errors.js';
 import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
 import { registerRuntimeMetrics, type RuntimeSnapshot } from '../../stats/runtime-metrics.js';
 import type { Logger } from '../../log.js';
+import { errorReply } from './http.js';
 import type { ComponentHealth } from './messages.js';
 import type { HttpReply, HttpRequest } from './uws.js';
 import type { FrontSymbol } from './symbols.js';
@@ -32,6 +32,9 @@ export interface FrontCache {
   close(): Promise<void>;
 }
 
+/** prom-client default metrics that are gauges despite their `_total` suffix. */
+const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /** First retry delay of a cache service that could not start (PostgreSQL away), doubling. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -43,7 +46,11 @@ const RETRY_MAX_MS = 30_000;
  */
 export function startFrontCache(o: CacheHttpOptions): FrontCache {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tickplant_process_' });
+  // prom-client names them process_* and nodejs_*: the prefix makes tickplant_process_cpu_seconds_total.
+  collectDefaultMetrics({ register: registry, prefix: 'tickplant_' });
+  // Three of them are gauges named `_total`, which Prometheus reserves for counters; the gauges
+  // by type beside them (tickplant_nodejs_active_handles{type}, …) hold the same figures.
+  for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(`tickplant_${name}`);
   const runtimeMetrics = registerRuntimeMetrics(registry, o.runtime);
   let ready: { http: CacheHttp; cache: CacheService } | undefined;
   let lastError = 'starting';
@@ -107,12 +114,12 @@ export function startFrontCache(o: CacheHttpOptions): FrontCache {
   return {
     handle(req) {
       if (req.url === '/metrics' || req.url === '/health/detailed') {
-        if (req.method !== 'GET') return Promise.resolve(errorReply(new ApiError(405, 'method_not_allowed', `${req.method} ${req.url}: use GET`, undefined, { allow: 'GET' })));
+        if (req.method !== 'GET') return Promise.resolve({ ...errorReply(req.url, 405, 'method_not_allowed', `${req.method} ${req.url}: use GET`), headers: { allow: 'GET' } });
         if (req.url === '/health/detailed') return detailedHealth();
         return runtimeMetrics.refresh().then(async () => ({ status: 200, body: await registry.metrics(), contentType: registry.contentType }));
       }
       if (!isApiPath(req.url)) return undefined;
-      if (!ready) return Promise.resolve(errorReply(new ApiError(503, 'cache_unavailable', `the cache service is not connected yet: ${lastError}`)));
+      if (!ready) return Promise.resolve(errorReply(req.url, 503, 'cache_unavailable', `the cache service is not connected yet: ${lastError}`));
       return ready.http.handle(req);
     },
     async close() {
@@ -167,7 +174,7 @@ function wire(o: CacheHttpOptions, cache: CacheService, registry: Registry): Cac
   const limiter = o.cfg.rateLimitEnabled
     ? new RateLimiter({ limits: { requests: o.cfg.rateLimitRequests, windowSeconds: o.cfg.rateLimitWindow, perKey: o.cfg.rateLimitPerKey }, cache, registry })
     : undefined;
-  return new CacheHttp({ cache, sessions, limiter, runtimeSymbols: o.symbols, health: () => cache.health() });
+  return new CacheHttp({ cache, sessions, limiter, runtimeSymbols: o.symbols, health: () => cache.health(), log: o.log });
 }
 /**
  * With persistence off (PERSIST=false) there is no PostgreSQL: namespaces backed by it keep

@@ -1,5 +1,9 @@
-// HTTP routes of the front actor: health, symbols, stats, latest book, today's history.
+// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history; the error shape of every path.
 
+import { API_PREFIX } from '../../cache/api/api.js';
+import { ApiError, errorReply as apiErrorReply } from '../../cache/api/replies.js';
+import { cacheRoutes } from '../../cache/api/routes.js';
+import type { RouteInfo } from '../../cache/api/router.js';
 import type { Config } from '../../config.js';
 import { parseResolution } from '../../protocol/client-message.js';
 import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
@@ -20,9 +24,40 @@ export interface HttpDeps {
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
 const error = (status: number, code: string, message: string): HttpReply => json(status, { error: { code, message } });
 
-/** An error reply in the shape of the route at `url` (for replies built before a route ran). */
-export function errorReply(_url: string, status: number, code: string, message: string): HttpReply {
-  return error(status, code, message);
+/** Paths of the REST API: their errors take its `{"success":false,"error":{…}}` envelope. */
+const isApi = (url: string) => url === '/api' || url.startsWith('/api/');
+
+/**
+ * An error reply in the shape of the path at `url`: the REST API's envelope under /api/, else
+ * `{"error":{code,message}}`. Also used by uws.ts for replies built before a route ran (413) or
+ * after its handler failed (500).
+ */
+export function errorReply(url: string, status: number, code: string, message: string): HttpReply {
+  return isApi(url) ? apiErrorReply(new ApiError(status, code, message)) : error(status, code, message);
+}
+
+/** Routes served beside the REST API (cache-http.ts serves /health/detailed and /metrics, uws.ts the WebSockets). */
+const FRONT_ROUTES: readonly RouteInfo[] = [
+  { method: 'GET', path: '/', description: 'this index of every route' },
+  { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component' },
+  { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency' },
+  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and stale flag' },
+  { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles' },
+  { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)' },
+  { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot" },
+  { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)" },
+  { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)' },
+  { method: 'GET', path: '/ws', description: 'WebSocket: subscribe, unsubscribe, ping; history, then live updates' },
+  { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing' },
+];
+
+/** GET /: every route, the REST API's read from its route table. Built once: the tables are fixed. */
+let index: string | undefined;
+function routeIndex(): HttpReply {
+  index ??= JSON.stringify({
+    routes: [...FRONT_ROUTES, ...cacheRoutes.list().map((r) => ({ ...r, path: API_PREFIX + r.path }))],
+  });
+  return { status: 200, body: index };
 }
 
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
@@ -33,8 +68,12 @@ const MAX_POINTS = 100_000;
 const MINUTE_MS = 60_000;
 
 export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<HttpReply> {
+  // /api/v1/cache is the REST API's (cache-http.ts); any other /api/ path is no route, in its envelope.
+  if (isApi(req.url)) return errorReply(req.url, 404, 'not_found', `no route ${req.method} ${req.url}: GET / lists every route`);
   if (req.method !== 'GET') return error(405, 'method_not_allowed', `${req.method} is not served; use GET`);
   switch (req.url) {
+    case '/':
+      return routeIndex();
     case '/health':
       return health(d);
     case '/symbols':
@@ -44,8 +83,12 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
     case '/stats':
       return d.stats().then((s) => json(200, s));
   }
+  // uWS routes WebSocket upgrades of /ws and /ws/{client_id} itself; a plain GET lands here.
+  if (req.url === '/ws' || req.url.startsWith('/ws/')) {
+    return error(426, 'upgrade_required', `${req.url} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
+  }
   const m = ORDERBOOK.exec(req.url);
-  if (!m) return error(404, 'not_found', `no route ${req.url}: see /health, /symbols, /stats, /orderbook/{symbol}/latest|today|history`);
+  if (!m) return error(404, 'not_found', `no route ${req.url}: GET / lists every route`);
   const name = decodeURIComponent(m[1]);
   const sym = d.symbol(name);
   if (!sym) return error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
