@@ -96,7 +96,7 @@ export const METRIC_NAMES = [
   'bid_volume', 'ask_volume', 'total_volume', 'imbalance', 'microprice',
 ] as const;
 
-// Raw record (f64 indices relative to the slot start).
+// Raw record (f64 indices relative to the slot start); written only by SymbolStore.writeRaw.
 export const R_VERSION = 0; // Int32 index relative to slot start / 4
 export const R_SEQ = 1;
 export const R_EPOCH = 2;

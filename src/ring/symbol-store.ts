@@ -9,9 +9,11 @@
 // Atomics.load/store/add are sequentially consistent, so the plain field writes cannot be
 // observed outside the odd window and a torn copy is always detected by v1 !== v2.
 
+import type { Book } from '../book/book.js';
+import { computeMetrics } from '../book/metrics.js';
 import {
   H_EPOCH, H_LAST_BUCKET, H_LAST_FEED_TS, H_LAST_INPUT_POS, H_LAST_SEQ, H_VERSION, HEADER_BYTES,
-  HISTORY_POINT_FIELDS, P_BUCKET, P_VERSION, R_EPOCH, R_SEQ, R_VERSION,
+  HISTORY_POINT_FIELDS, P_BUCKET, P_VERSION, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_METRICS, R_SEQ, R_VERSION,
   type StoreGeometry, isPowerOfTwo, rawRecordBytes, rawRecordFields, storeBytes,
 } from './layout.js';
 
@@ -74,6 +76,28 @@ export class SymbolStore {
   /** f64 index of the raw slot for `seq`. */
   rawSlot(seq: number): number {
     return this.rawBase + (seq & this.rawMask) * this.rawFields;
+  }
+
+  /**
+   * Writes the raw record of `seq` — sequence, timestamps, the book's metrics and levels — into
+   * its slot under the slot's seqlock, and returns the slot's f64 index (frames and rows are
+   * copied from there). Every raw record is written here: the shard per update, the seeding
+   * after a restart, the tests. Hot path: no allocation, the book is read in place.
+   */
+  writeRaw(seq: number, epoch: number, feedTs: number, exchangeTs: number, book: Book): number {
+    // A book of another depth would write its levels over the neighbouring slot.
+    if (book.depth !== this.geometry.depth) throw new RangeError(`writeRaw needs a book of depth ${this.geometry.depth}, got ${book.depth}`);
+    const f = this.f64;
+    const slot = this.rawSlot(seq);
+    this.beginWrite(slot * 2);
+    f[slot + R_SEQ] = seq;
+    f[slot + R_EPOCH] = epoch;
+    f[slot + R_FEED_TS] = feedTs;
+    f[slot + R_EXCHANGE_TS] = exchangeTs;
+    computeMetrics(book, f, slot + R_METRICS);
+    book.writeToRecord(f, slot);
+    this.endWrite(slot * 2);
+    return slot;
   }
 
   /** f64 index of the history point for `bucket`. */

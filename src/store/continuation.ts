@@ -8,8 +8,6 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import { Book } from '../book/book.js';
-import { computeMetrics } from '../book/metrics.js';
-import { R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_METRICS, R_SEQ } from '../ring/layout.js';
 import type { SymbolStore } from '../ring/symbol-store.js';
 import { loadLastRow, loadProgress } from './copy-batch.js';
 
@@ -51,15 +49,6 @@ export function seedStore(store: SymbolStore, seed: SymbolSeed, depth: number): 
   for (const [p, s] of asks) (levels[i++] = p), (levels[i++] = s);
   const book = new Book(depth);
   book.applySnapshot(levels, 0, bids.length, asks.length);
-  const f = store.f64;
-  const slot = store.rawSlot(seed.lastSeq);
-  store.beginWrite(slot * 2);
-  f[slot + R_SEQ] = seed.lastSeq;
-  f[slot + R_EPOCH] = seed.epoch;
-  f[slot + R_FEED_TS] = seed.timeMs;
-  f[slot + R_EXCHANGE_TS] = seed.timeMs;
-  computeMetrics(book, f, slot + R_METRICS);
-  book.writeToRecord(f, slot);
-  store.endWrite(slot * 2);
+  store.writeRaw(seed.lastSeq, seed.epoch, seed.timeMs, seed.timeMs, book);
   store.commitHeader(seed.epoch, seed.lastSeq, seed.timeMs, -1, -1);
 }

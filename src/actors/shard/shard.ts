@@ -16,7 +16,6 @@
 // input queue (back-pressure towards the feed) instead of being accepted without persistence.
 
 import { Book } from '../../book/book.js';
-import { computeMetrics } from '../../book/metrics.js';
 import { REJECT_NO_SNAPSHOT, REJECT_REASONS, checkCrossing, checkLevels } from '../../book/validate.js';
 import type { Config } from '../../config.js';
 import { KIND_DELTA } from '../../feeds/types.js';
@@ -24,8 +23,7 @@ import {
   FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_UPDATE,
   H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
   IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
-  METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_EPOCH, R_EXCHANGE_TS,
-  R_FEED_TS, R_METRICS, R_SEQ, rawRecordBytes,
+  METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_METRICS, rawRecordBytes,
 } from '../../ring/layout.js';
 import { QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
@@ -214,15 +212,7 @@ export class ShardActor implements ShardApi {
     const f = store.f64;
 
     // 2. raw record
-    const slot = store.rawSlot(seq);
-    store.beginWrite(slot * 2);
-    f[slot + R_SEQ] = seq;
-    f[slot + R_EPOCH] = s.epoch;
-    f[slot + R_FEED_TS] = feedTs;
-    f[slot + R_EXCHANGE_TS] = exchangeTs;
-    computeMetrics(s.book, f, slot + R_METRICS);
-    s.book.writeToRecord(f, slot);
-    store.endWrite(slot * 2);
+    const slot = store.writeRaw(seq, s.epoch, feedTs, exchangeTs, s.book);
 
     // 3. history point: the metrics at the end of the bucket are the latest folded in
     const eventTs = exchangeTs > 0 ? exchangeTs : feedTs;
