@@ -136,7 +136,7 @@ function snapshotHistogram(registry: Registry, name: string, help: string, read:
       if (s && b) {
         b.le_ms.forEach((le, i) => values.push({ metricName: `${name}_bucket`, labels: { le: le / 1000 }, value: b.counts[i] }));
         values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: s.count });
-        values.push({ metricName: `${name}_sum`, labels: {}, value: b.sum_ms / 1000 });
+        values.push({ metricName: `${name}_sum`, labels: {}, value: Math.round(b.sum_ms * 1000) / 1e6 }); // whole µs: one division, no float noise
         values.push({ metricName: `${name}_count`, labels: {}, value: s.count });
       }
       return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
