@@ -174,7 +174,14 @@ export function unsubscribedFrame(symbol: string): string {
  * A symbol's feed went quiet (`stale`) or came back (`live`); `since` is when, as ISO time.
  * A non-finite sinceMs is a caller bug, but must not throw on the front actor: it becomes null.
  */
-export function statusFrame(symbol: string, status: 'live' | 'stale', sinceMs: number): string {
+/**
+ * A symbol's state when it is not simply streaming: `stale` (its feed went quiet), `live` (updates
+ * returned after `stale`), `no_data` (known to a feed, but no valid book accepted yet: its first
+ * `orderbook_snapshot` follows when one is).
+ */
+export type SymbolStatus = 'live' | 'stale' | 'no_data';
+
+export function statusFrame(symbol: string, status: SymbolStatus, sinceMs: number): string {
   const since = Number.isFinite(sinceMs) && Math.abs(sinceMs) <= 8.64e15 ? new Date(sinceMs).toISOString() : null;
   return JSON.stringify({ type: 'status', symbol, status, since });
 }

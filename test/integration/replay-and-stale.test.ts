@@ -1,5 +1,6 @@
 // The replay feed end to end: bad lines counted, crossed/locked books rejected and never
-// published, and a symbol whose feed went quiet reported stale (to subscribers, /health, /stats).
+// published, a symbol whose feed went quiet reported stale (to subscribers — also those who
+// arrive later — /health, /stats), and a symbol with no valid book yet answered with "no_data".
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,8 @@ describe('replay feed and staleness', () => {
     // so subscribe right after start and read whatever state it has reached.
     rt = await startRuntime({ feed: 'replay', replayFile: file, replaySpeed: 0, shards: 1, staleAfterMs: 400 });
     const c = await TestClient.connect(rt.ws);
-    for (let i = 0; i < 50 && (await rt.get<{ symbols: unknown[] }>('/symbols')).body.symbols.length < 2; i++) await sleep(20);
+    // The whole file is replayed at once: wait until the front has published all of it.
+    await waitForSymbols(rt, (s) => s.find((x) => x.symbol === 'US.AAPL')?.seq === 3 && s.some((x) => x.symbol === 'ETH-USD' && x.seq === 1));
     c.send({ action: 'subscribe', symbol: 'US.AAPL', resolution: 'none' });
     const snap = await c.waitFor((m) => m.symbol === 'US.AAPL' && m.type === 'orderbook_snapshot');
     expect(snap.seq).toBe(3); // 3 valid books; the crossed and locked ones took no seq
@@ -42,6 +44,15 @@ describe('replay feed and staleness', () => {
 
     const stale = await c.waitFor((m) => m.type === 'status' && m.symbol === 'US.AAPL', 5000);
     expect(stale.status).toBe('stale');
+
+    // A subscriber arriving once the symbol is stale learns it right after its snapshot.
+    const late = await TestClient.connect(rt.ws);
+    late.send({ action: 'subscribe', symbol: 'ETH-USD' });
+    await late.waitFor((m) => m.type === 'status' && m.symbol === 'ETH-USD', 5000);
+    expect(late.messages.map((m) => [m.type, m.status])).toEqual([
+      ['historical_data', undefined], ['orderbook_snapshot', undefined], ['status', 'stale'],
+    ]);
+    late.close();
 
     const stats = await rt.get<{
       feed: { malformed: number; lastMalformed: string };
@@ -61,3 +72,38 @@ describe('replay feed and staleness', () => {
     c.close();
   });
 });
+
+describe('a symbol with no valid book yet', () => {
+  it('tells its subscribers "no_data", then sends the first valid book as a snapshot', async () => {
+    const noBook = join(mkdtempSync(join(tmpdir(), 'tickplant-replay-')), 'books.ndjson');
+    const t = Date.now();
+    const at = (i: number, bid: number, ask: number, ms: number) =>
+      JSON.stringify({ symbol: 'US.MSFT', ts: t + ms, bids: [[bid, 5]], asks: [[ask, 4]] });
+    // The first book is crossed (rejected): the symbol is known, with no valid book, for 1.5 s.
+    writeFileSync(noBook, [at(0, 402, 401, 0), at(1, 400, 401, 1500), at(2, 400.5, 401, 1600)].join('\n') + '\n');
+    const rt2 = await startRuntime({ feed: 'replay', replayFile: noBook, replaySpeed: 1, shards: 1, staleAfterMs: 60_000 });
+    try {
+      await waitForSymbols(rt2, (s) => s.some((x) => x.symbol === 'US.MSFT'));
+      const c = await TestClient.connect(rt2.ws);
+      c.send({ action: 'subscribe', symbol: 'US.MSFT' });
+      const first = await c.waitFor((m) => m.type === 'orderbook_update', 10_000);
+      expect(first.seq).toBe(2);
+      expect(c.messages.map((m) => [m.type, m.status ?? m.points ?? m.seq])).toEqual([
+        ['historical_data', 0], ['status', 'no_data'], ['orderbook_snapshot', 1], ['orderbook_update', 2],
+      ]);
+      expect(c.messages[2].data).toMatchObject({ best_bid: 400, best_ask: 401 });
+      c.close();
+    } finally {
+      await rt2.stop();
+    }
+  });
+});
+
+type SymbolRow = { symbol: string; seq: number; stale: boolean };
+async function waitForSymbols(r: Runtime, done: (s: SymbolRow[]) => boolean): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (done((await r.get<{ symbols: SymbolRow[] }>('/symbols')).body.symbols)) return;
+    await sleep(20);
+  }
+  throw new Error('symbols never reached the expected state');
+}

@@ -248,6 +248,7 @@ export class FrontActor implements FrontApi {
       const last = c && c.lastFeedTs > 0 ? c.lastFeedTs : sym.registeredAt;
       if (now - last > this.cfg.staleAfterMs) {
         sym.stale = true;
+        sym.staleSince = last;
         this.server?.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'stale', last)));
       }
     }

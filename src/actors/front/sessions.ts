@@ -14,7 +14,7 @@
 
 import type { Config } from '../../config.js';
 import {
-  type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, unsubscribedFrame,
+  type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
 import { CLOSE_MESSAGE_TOO_BIG, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
@@ -59,6 +59,8 @@ interface Subscription {
   maxReplay: number;
   resyncReason: string;
   history?: HistoryResult;
+  /** The symbol had no valid book when the client subscribed: its first snapshot is still owed. */
+  awaitingFirst: boolean;
 }
 
 export interface Session {
@@ -167,6 +169,7 @@ export class Sessions {
     }
     const sub: Subscription = {
       ws, sym, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay: this.d.cfg.rawCapacity, resyncReason: 'resume_unavailable',
+      awaitingFirst: false,
     };
     session.subs.set(sym.id, sub);
 
@@ -230,11 +233,29 @@ export class Sessions {
       sub.state = DETACHED;
     }
     if (sub.state !== DETACHED) return;
+    if (sym.lastSeq === 0) {
+      // No valid book yet (none arrived, or every one was rejected): say so once, and stay off
+      // the topic until the first frame is published, so that the client's first state is a
+      // snapshot and not a delta.
+      if (!sub.awaitingFirst) {
+        sub.awaitingFirst = true;
+        this.sendText(ws, statusFrame(sym.name, 'no_data', sym.registeredAt));
+      }
+      this.waiting.delete(sub);
+      return this.waitForSeq(sub);
+    }
     if (!this.hasRoom(ws)) return this.wait(sub);
-    if (sym.lastSeq > 0 && (sub.epoch !== sym.epoch || sub.deliveredSeq !== sym.lastSeq)) {
+    if (sub.awaitingFirst) {
+      this.seams.get(sym.id)?.delete(sub);
+      sub.awaitingFirst = false;
+      this.sendSnapshotAt(sub, sym.lastSeq, sym.epoch);
+    }
+    if (sub.epoch !== sym.epoch || sub.deliveredSeq !== sym.lastSeq) {
       if (!this.catchUp(sub)) return this.wait(sub); // out of room mid-way: continue on drain
     }
     this.waiting.delete(sub);
+    // The topic carries status changes from now on; the current one, if not live, is owed now.
+    if (sym.stale) this.sendText(ws, statusFrame(sym.name, 'stale', sym.staleSince));
     ws.subscribe(sym.topic);
     sub.state = LIVE;
   }

@@ -19,6 +19,8 @@ export class FrontSymbol {
   epoch = 0;
   lastSeq = 0;
   stale = false;
+  /** When the last update (or, without one, the registration) was: the `since` of a stale status. */
+  staleSince = 0;
   /** When the store was created: its history ring holds nothing older. */
   readonly registeredAt: number;
   private readonly rec: Float64Array;
