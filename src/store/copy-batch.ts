@@ -1,5 +1,5 @@
 // One batch of rows into PostgreSQL by COPY, with its ingest progress, in one transaction;
-// and what a restarted writer reads back (progress, committed seqs, the last stored book).
+// and what a restart reads back (each symbol's progress and its last stored book).
 //
 // A batch counts as committed only when COMMIT resolved: the rows and `ingest_progress`
 // become visible together, so progress never claims a row that is not there.
@@ -44,7 +44,8 @@ const UPSERT_PROGRESS = `
  * On any error the transaction is rolled back and the error rethrown: nothing of the batch is
  * stored. Then release the client with `client.release(err)`, so that a connection that died
  * is not pooled. One case is undecidable from here: the connection dying after COMMIT was
- * sent. The batch may then be committed; compare with loadCommitted() before retrying it.
+ * sent. The batch may then be committed, so before retrying it the writer looks one of its
+ * rows up in order_book_data (commit-queue.ts): batches are atomic, so one row proves them all.
  */
 export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress: BatchProgress[]): Promise<void> {
   // pg emits a socket error on the client as well as failing the query in flight, and pg-pool
@@ -161,19 +162,6 @@ export async function loadProgress(pool: pg.Pool): Promise<Map<string, { epoch: 
   const out = new Map<string, { epoch: number; lastSeq: number; lastTimeMs: number }>();
   for (const row of r.rows) {
     out.set(row.symbol, { epoch: Number(row.epoch), lastSeq: Number(row.last_seq), lastTimeMs: row.last_time_ms ?? NaN });
-  }
-  return out;
-}
-
-/** Every (symbol, epoch) with its last committed seq: what a replay of the journal may skip. */
-export async function loadCommitted(pool: pg.Pool): Promise<Map<string, Map<number, number>>> {
-  const r = await pool.query<{ symbol: string; epoch: string; last_seq: string }>(
-    'select symbol, epoch, last_seq from ingest_progress');
-  const out = new Map<string, Map<number, number>>();
-  for (const row of r.rows) {
-    let epochs = out.get(row.symbol);
-    if (epochs === undefined) out.set(row.symbol, (epochs = new Map()));
-    epochs.set(Number(row.epoch), Number(row.last_seq));
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// The Redis tier of the writer actor: pipelined cache writes (latest, capped history, PUBLISH) and reads.
+// The Redis tier of the writer actor: pipelined cache writes (latest, capped history, PUBLISH).
 //
 // Redis is a cache and a bus, never the source of truth (PostgreSQL is): when Redis is down or
 // slow, writeBatch() refuses (returns false) and the caller counts the batch as skipped. Nothing
@@ -31,9 +31,6 @@ export function makeRedisKeys(keyPrefix = 'orderbook:', channelPrefix = 'orderbo
   };
 }
 
-/** The production names. Use `RedisTier.keys` when an instance was given other prefixes. */
-export const redisKeys: RedisKeys = makeRedisKeys();
-
 export interface RedisTierLog {
   warn(msg: string, f?: object): void;
   info(msg: string, f?: object): void;
@@ -56,8 +53,6 @@ export interface RedisTierOptions {
   keyPrefix?: string;
   /** Pipelines sent and awaiting their reply; at this many, writeBatch() refuses (e.g. 4). */
   maxInFlight: number;
-  /** readLatest/readHistory give up (null/[]) after this long. Default 250 ms. */
-  readTimeoutMs?: number;
   /** Initial connect attempt gives up after this long. Default 3000 ms. */
   connectTimeoutMs?: number;
   /** A connection with replies outstanding and no byte received for this long is declared dead
@@ -91,7 +86,7 @@ export interface RedisTierCounters {
   commands: number;
   /** writeBatch() calls refused (not ready, or maxInFlight reached). */
   skippedBatches: number;
-  /** Commands that failed (reply error, timeout, connection lost) plus failed reads. */
+  /** Commands that failed (reply error, timeout, connection lost). */
   errors: number;
 }
 
@@ -127,7 +122,6 @@ export class RedisTier {
   private readonly ttl: number;
   private readonly historyLength: number;
   private readonly maxInFlight: number;
-  private readonly readTimeoutMs: number;
   private readonly url: string;
   private readonly log: RedisTierLog;
   private inFlight = 0;
@@ -140,7 +134,6 @@ export class RedisTier {
     this.ttl = positiveInt('ttlSeconds', opts.ttlSeconds);
     this.historyLength = positiveInt('historyLength', opts.historyLength);
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight);
-    this.readTimeoutMs = positiveInt('readTimeoutMs', opts.readTimeoutMs ?? 250);
     const reconnectMaxMs = positiveInt('reconnectMaxMs', opts.reconnectMaxMs ?? 2000);
     this.keys = makeRedisKeys(opts.keyPrefix ?? 'orderbook:', opts.channelPrefix);
     this.url = redact(opts.url);
@@ -207,11 +200,6 @@ export class RedisTier {
 
   get status(): RedisTierStatus {
     return connectionState(this.client.status);
-  }
-
-  /** Pipelines sent and not yet answered. */
-  get inFlightPipelines(): number {
-    return this.inFlight;
   }
 
   /** Resolves when no pipeline awaits its reply (e.g. before close(), or in tests). */
@@ -309,36 +297,6 @@ export class RedisTier {
     if (this.client.status === 'ready') {
       this.log.warn('redis pipeline commands failed', { failed, error: err.message });
     }
-  }
-
-  /** The newest frame of a symbol, or null when absent, Redis is down, or it does not answer in readTimeoutMs. */
-  async readLatest(symbol: string): Promise<string | null> {
-    if (this.client.status !== 'ready') return null;
-    return this.withTimeout(this.client.get(this.keys.latest(symbol)), null);
-  }
-
-  /** Up to n recent frames, newest first; [] when absent, Redis is down or slow. */
-  async readHistory(symbol: string, n: number): Promise<string[]> {
-    if (this.client.status !== 'ready' || n <= 0) return [];
-    return this.withTimeout(this.client.lrange(this.keys.history(symbol), 0, n - 1), []);
-  }
-
-  /** Resolves with the reply, or `fallback` on error or after readTimeoutMs (the late reply is dropped). */
-  private withTimeout<T>(p: Promise<T>, fallback: T): Promise<T> {
-    return new Promise<T>((resolve) => {
-      const timer = setTimeout(() => resolve(fallback), this.readTimeoutMs);
-      p.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v ?? fallback);
-        },
-        () => {
-          clearTimeout(timer);
-          this.counters.errors++;
-          resolve(fallback);
-        },
-      );
-    });
   }
 
   /** QUIT (waits for outstanding replies); if that takes over 1 s, or Redis is down, disconnect. */
