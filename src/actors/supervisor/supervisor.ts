@@ -24,6 +24,7 @@ import { type DataDirLock, lockDataDir } from '../../store/data-dir-lock.js';
 import { loadSeeds } from '../../store/continuation.js';
 import { StartupError } from '../../errors.js';
 import { portProblem, probePort } from '../../port-probe.js';
+import { DiskWatch } from '../../stats/disk.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router } from './router.js';
 
@@ -34,6 +35,7 @@ const WRITER_DRAIN_TIMEOUT_MS = 10_000;
 const RATE_SAMPLE_MS = 1000;
 const STATS_TIMEOUT_MS = 2000;
 const CLOSE_TIMEOUT_MS = 5000;
+const DISK_CHECK_MS = 10_000;
 
 /** What a graceful stop did with the updates of this run. */
 export interface StopReport {
@@ -63,6 +65,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
   private embedded?: EmbeddedDatabase;
   private dataDirLock?: DataDirLock;
+  private readonly disk: DiskWatch;
   /** Set once start() resolved: an actor's fatal error before that is start()'s rejection, not an event. */
   private started = false;
   private databaseUrl = '';
@@ -84,6 +87,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     this.rows = cfg.persist ? Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.rowQueueBytes)) : [];
     this.router = new Router(cfg, this.inputs, logger('router'));
     this.router.onRegister = (r) => this.announce(r);
+    this.disk = new DiskWatch(cfg.dataDir, cfg.diskMinFreeBytes, this.log);
   }
 
   async start(): Promise<void> {
@@ -97,6 +101,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
     if (this.cfg.persist) {
       this.dataDirLock = lockDataDir(this.cfg.dataDir);
+      this.disk.start(DISK_CHECK_MS);
       await this.startPersistence();
     }
     this.feed = this.createFeed();
@@ -278,7 +283,16 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       out[h.name] = h.state === 'running' ? { status: 'ok' } : { status: 'degraded', detail: h.state };
     }
     out.feed = this.feed ? { status: 'ok', detail: this.feed.name } : { status: 'down' };
-    if (!this.cfg.persist) out.database = { status: 'degraded', detail: 'PERSIST=false: nothing is stored' };
+    if (this.cfg.persist) {
+      try {
+        const d = this.disk.state();
+        out.disk = { status: d.low ? 'degraded' : 'ok', detail: this.disk.describe(d) };
+      } catch (e) {
+        out.disk = { status: 'degraded', detail: `cannot read the free space of DATA_DIR: ${(e as Error).message}` };
+      }
+    }
+    // Persistence off is a setting, not a fault.
+    if (!this.cfg.persist) out.database = { status: 'ok', detail: 'off (PERSIST=false): nothing is stored' };
     else if (!this.writerLink.api) out.database = { status: 'degraded', detail: `writer ${this.writer?.state ?? 'not started'}` };
     else {
       const w = await within(this.writerLink.api.stats(), STATS_TIMEOUT_MS, undefined);
@@ -337,6 +351,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private async doStop(): Promise<StopReport> {
     const report: StopReport = { accepted: 0, committed: 0, journaled: 0 };
     if (this.sampler) clearInterval(this.sampler);
+    this.disk.stop();
     await this.feed?.stop();
     const grace = DRAIN_TIMEOUT_MS + 1000; // a drained() that never answers: its actor died
     await Promise.all(this.shardLinks.map((l) => l.api && within(l.api.drained(DRAIN_TIMEOUT_MS), grace, false)));

@@ -29,6 +29,8 @@ export interface WriterStats {
   copy: LatencySummary; // COPY + progress + COMMIT per batch
   commitLag: LatencySummary; // feed → committed (visible in PostgreSQL), per batch's newest row
   rowQueues: { depthBytes: number; capacityBytes: number }[];
+  /** Who drops rows older than RETENTION: TimescaleDB's policy, or the writer's passes on plain PostgreSQL. */
+  retention: { by: 'timescaledb'; retention: string } | { by: 'writer'; retention: string; deletedRows: number; lastPassAt: number };
 }
 
 export interface WriterApi {

@@ -18,6 +18,7 @@ import { type BatchItem, RedisTier } from '../../store/redis-tier.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { BatchBuilder, type ClosedBatch } from './batch.js';
 import { CommitQueue } from './commit-queue.js';
+import { RetentionSweeper } from './retention.js';
 import type { WriterApi, WriterInit, WriterStats } from './messages.js';
 
 const BATCH_RECORDS = 1024;
@@ -52,8 +53,10 @@ export class WriterActor implements WriterApi {
   private redisPendingBytes = 0;
   private timescale = false;
   private migrated?: Promise<void>;
+  private schemaReady = false; // migrated: `timescale` is known
   private running = true;
   private timer?: NodeJS.Timeout;
+  private retention?: RetentionSweeper;
   private rowsTaken = 0;
   private duplicatesSkipped = 0;
   private unknownSymbols = 0;
@@ -105,6 +108,8 @@ export class WriterActor implements WriterApi {
     }
     for (const q of this.queues) this.pumps.push(this.pump(q));
     this.timer = setInterval(() => this.closeIfOld(), Math.max(1, this.cfg.writerBatchMs >> 1));
+    this.retention = new RetentionSweeper(this.pool, this.cfg.retention, () => this.schemaReady && !this.timescale, this.log);
+    this.retention.start();
     return { timescale: this.timescale, journalPending: this.journal.records > 0, databaseUp };
   }
 
@@ -114,6 +119,7 @@ export class WriterActor implements WriterApi {
     }).then(
       (r) => {
         this.timescale = r.timescale;
+        this.schemaReady = true;
         if (r.applied.length > 0) this.log.info(`schema migrated (${r.applied.join(', ')}); TimescaleDB: ${r.timescale ? 'yes' : 'no'}`);
       },
       (e: unknown) => {
@@ -230,6 +236,9 @@ export class WriterActor implements WriterApi {
       copy: this.commits.copyLatency.summary(),
       commitLag: this.commits.commitLag.summary(),
       rowQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
+      retention: this.timescale
+        ? { by: 'timescaledb', retention: this.cfg.retention }
+        : { by: 'writer', retention: this.cfg.retention, deletedRows: this.retention?.deletedRows ?? 0, lastPassAt: this.retention?.lastPassAt ?? 0 },
     };
   }
 
@@ -246,6 +255,7 @@ export class WriterActor implements WriterApi {
   async close(): Promise<{ journaledRows: number }> {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
+    await this.retention?.stop();
     await Promise.all(this.pumps); // they stop taking rows within one wait
     // Everything not committed goes to the journal: a held batch, the rows still in the shards'
     // queues (the shards are drained or stopped by now), and the batch being built.
