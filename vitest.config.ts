@@ -7,6 +7,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Once per run: creates DATABASE_URL's database if missing, fails at once without PostgreSQL or Redis.
+    globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/setup.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results.json' },
