@@ -39,6 +39,13 @@ const COMPUTED: Record<string, { words: string; holds: () => boolean }> = {
       return c.historyCapacity * c.historyResolutionMs >= 36 * 3600_000;
     },
   },
+  // Unset: a month on a server of one's own; an hour on the embedded one, whose default run fills gigabytes an hour.
+  RETENTION: {
+    words: '30 days with DATABASE_URL; 1 hour embedded',
+    holds: () => schemaDefaults.retention === undefined
+      && loadConfig({ TICKPLANT_CONFIG: '', DATABASE_URL: 'postgres://127.0.0.1/x' }).retention === '30 days'
+      && loadConfig({ TICKPLANT_CONFIG: '' }).retention === '1 hour',
+  },
   // Unset means the simulator's built-in list.
   SYMBOLS: { words: '20 built-in', holds: () => schemaDefaults.symbols === undefined && DEFAULT_SYMBOLS.length === 20 },
   // Unset means a seed taken from the clock at start (the supervisor's choice, not observable here).
