@@ -31,12 +31,24 @@ export interface MainProcess {
  * this process's environment minus DATABASE_URL and REDIS_URL (so each test says what it uses).
  * `detached` puts it in a process group of its own, as a terminal would.
  */
-export function startMain(env: NodeJS.ProcessEnv, o: { npmStart?: boolean; detached?: boolean } = {}): MainProcess {
+export interface StartOptions {
+  npmStart?: boolean;
+  /** Another command line (e.g. the production build); default: the sources through tsx. */
+  command?: [string, string[]];
+  cwd?: string;
+  detached?: boolean;
+  uid?: number;
+  gid?: number;
+}
+
+export function startMain(env: NodeJS.ProcessEnv, o: StartOptions = {}): MainProcess {
   const base: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1' };
   delete base.DATABASE_URL;
   delete base.REDIS_URL;
-  const [cmd, args] = o.npmStart ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/main.ts']];
-  const child = spawn(cmd, args, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached });
+  const [cmd, args] = o.command ?? (o.npmStart ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/main.ts']]);
+  const child = spawn(cmd, args, {
+    env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached, cwd: o.cwd, uid: o.uid, gid: o.gid,
+  });
   let output = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
