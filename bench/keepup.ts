@@ -158,12 +158,11 @@ async function runClients(p: LoadParams): Promise<void> {
 
 interface Stats {
   feed: { offered: number; queueFullDrops: number };
-  publishedPerS: number;
   restarts: number;
   shards: { index: number; status: string; inputQueue?: { depthBytes: number }; frameQueue?: { depthBytes: number }; frameQueueFull?: number }[];
   front: {
     connections: number; subscriptions: number; messagesSent: number; conflations: number; backpressureLimitHits: number;
-    resyncs: Record<string, number>; errorsSent: Record<string, number>; frameQueues: { depthBytes: number }[];
+    publishedPerS: number; resyncs: Record<string, number>; errorsSent: Record<string, number>; frameQueues: { depthBytes: number }[];
     feedToPublish: { count: number; p50_ms: number; p99_ms: number; p999_ms: number; max_ms: number };
   };
 }
@@ -262,7 +261,7 @@ async function main(): Promise<number> {
       const row: Row = {
         t,
         offeredPerS: Math.round((s.feed.offered - prev.feed.offered) / dt),
-        publishedPerS: s.publishedPerS,
+        publishedPerS: s.front.publishedPerS,
         inputQueueBytes: s.shards.map((x) => x.inputQueue?.depthBytes ?? -1),
         frameQueueBytes: s.front.frameQueues.map((q) => q.depthBytes),
         sentPerS: Math.round((s.front.messagesSent - prev.front.messagesSent) / dt),

@@ -4,7 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect, serve } from '../src/actors/control.js';
 import { FrontActor } from '../src/actors/front/front.js';
-import type { FrontInit, FrontLifecycle, SupervisorApi } from '../src/actors/front/messages.js';
+import type { FrontInit, FrontLifecycle } from '../src/actors/front/messages.js';
+import type { SupervisorApi } from '../src/actors/supervisor/messages.js';
 import { StartupError } from '../src/errors.js';
 import { configureLog } from '../src/log.js';
 

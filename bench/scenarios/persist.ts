@@ -164,7 +164,6 @@ async function tickplantStreaming(): Promise<void> {
     const stats = async () => (await (await fetch(`http://127.0.0.1:${tp.port}/stats`)).json()) as {
       feed: { offered: number; queueFullDrops: number };
       writer: { rowsCommitted: number; rowsTaken: number; pendingRows: number; copy: { p99_ms: number } };
-      publishedPerS: number;
     };
     await new Promise((r) => setTimeout(r, P.warmupS * 1000));
     const first = await stats();

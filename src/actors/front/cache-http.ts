@@ -9,7 +9,7 @@ import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
 import { registerRuntimeMetrics, type RuntimeSnapshot } from '../../stats/runtime-metrics.js';
 import type { Logger } from '../../log.js';
 import { errorReply } from './http.js';
-import type { ComponentHealth } from './messages.js';
+import type { ComponentHealth } from '../supervisor/messages.js';
 import type { HttpReply, HttpRequest } from './uws.js';
 import type { FrontSymbol } from './symbols.js';
 

@@ -20,7 +20,8 @@ import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { workerEntry } from '../worker-url.js';
 import { HistoryTiers, type Points } from './history-tiers.js';
 import { type HttpDeps, errorReply, handleHttp } from './http.js';
-import type { FrontApi, FrontInit, FrontStats, SupervisorApi } from './messages.js';
+import type { FrontApi, FrontInit, FrontStats } from './messages.js';
+import type { SupervisorApi } from '../supervisor/messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
 import { type FrontCache, startFrontCache } from './cache-http.js';
@@ -29,6 +30,7 @@ import { type Server, startServer } from './uws.js';
 const BATCH = 1024;
 const IDLE_WAIT_MS = 250;
 const SWEEP_INTERVAL_MS = 25;
+const RATE_SAMPLE_MS = 1000;
 const CLOSE_GRACE_MS = 2000;
 /** /metrics and /health/detailed answer without the supervisor's figures rather than hang. */
 const STATS_TIMEOUT_MS = 2000;
@@ -49,6 +51,7 @@ export class FrontActor implements FrontApi {
     messagesSent: 0, bytesSent: 0, resyncs: new Map(), conflations: 0, backpressureLimitHits: 0, errorsSent: new Map(),
   };
   private framesPublished = 0;
+  private readonly rate = { at: Date.now(), frames: 0, perS: 0 };
   private bytesSinceSweep = 0;
   private bytesThisTurn = 0;
   private readonly sweepBudget: number;
@@ -134,6 +137,7 @@ export class FrontActor implements FrontApi {
     for (const q of this.queues) void this.pump(q);
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.cfg.staleAfterMs / 2)));
+    this.timers.push(setInterval(() => this.sampleRate(), RATE_SAMPLE_MS));
     return this.server.port;
   }
 
@@ -254,6 +258,13 @@ export class FrontActor implements FrontApi {
     }
   }
 
+  private sampleRate(): void {
+    const now = Date.now();
+    this.rate.perS = Math.round(((this.framesPublished - this.rate.frames) * 1000) / Math.max(1, now - this.rate.at));
+    this.rate.at = now;
+    this.rate.frames = this.framesPublished;
+  }
+
   // ── snapshots ────────────────────────────────────────────────────────────────
 
   /**
@@ -330,6 +341,7 @@ export class FrontActor implements FrontApi {
       messagesSent: this.counters.messagesSent,
       bytesSent: this.counters.bytesSent,
       framesPublished: this.framesPublished,
+      publishedPerS: this.rate.perS,
       duplicatesDropped: this.duplicatesDropped,
       unresolvedGaps: this.unresolvedGaps,
       resyncs: Object.fromEntries(this.counters.resyncs),

@@ -7,7 +7,7 @@ import type { RouteInfo } from '../../cache/api/router.js';
 import type { Config } from '../../config.js';
 import { parseResolution } from '../../protocol/client-message.js';
 import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
-import type { ComponentHealth } from './messages.js';
+import type { ComponentHealth } from '../supervisor/messages.js';
 import type { HistoryResult } from './sessions.js';
 import type { FrontSymbol } from './symbols.js';
 import type { HttpReply, HttpRequest } from './uws.js';

@@ -1,12 +1,10 @@
-// What crosses the boundary of the front actor: start-up data, its API, and the supervisor's API it calls.
+// What crosses the boundary of the front actor: its start-up data and its control API.
 
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config.js';
 import type { LatencySummary } from '../../stats/latency.js';
 import type { TierStats } from './history-tiers.js';
 import type { SymbolRegistration } from '../registry.js';
-import type { ShardStats } from '../shard/messages.js';
-import type { WriterStats } from '../writer/messages.js';
 
 /** workerData of the front actor. */
 export interface FrontInit {
@@ -27,6 +25,7 @@ export interface FrontStats {
   messagesSent: number; // deliveries: one per subscriber per published frame, plus direct sends
   bytesSent: number;
   framesPublished: number;
+  publishedPerS: number; // frames published in the last second
   duplicatesDropped: number; // frames re-sent by a restarted shard, or covered by a resync
   unresolvedGaps: number; // gaps with nothing readable to resync from yet (the next frame resyncs)
   resyncs: Record<string, number>; // by reason
@@ -49,25 +48,6 @@ export interface FrontApi {
   drained(timeoutMs: number): Promise<boolean>;
   /** Ends every connection (1001 going away), closes the listen socket and the snapshot pool. */
   close(): Promise<void>;
-}
-
-export interface ComponentHealth {
-  status: 'ok' | 'degraded' | 'down';
-  detail?: string;
-}
-
-export interface SupervisorStats {
-  uptimeS: number;
-  feed: { name: string; offered: number; queueFullDrops: number; malformed: number; lastMalformed?: string };
-  restarts: number;
-  shards: (ShardStats | { index: number; status: string })[];
-  publishedPerS: number;
-  writer?: WriterStats;
-}
-
-export interface SupervisorApi {
-  stats(): Promise<SupervisorStats>;
-  health(): Promise<Record<string, ComponentHealth>>;
 }
 
 export type FrontLifecycle = { type: 'ready'; port: number } | { type: 'fatal'; message: string; permanent?: boolean };

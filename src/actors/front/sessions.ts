@@ -80,6 +80,9 @@ export class Sessions {
   private readonly scratch: Uint8Array;
   private nextClientId = 1;
   private readonly roomBytes: number;
+  /** Counted at each change, so reading them never walks the connections. */
+  private subscriptions = 0;
+  private pendingSubscriptions = 0; // Pending or Seam: history not yet sent
   readonly limits: MessageLimits;
 
   constructor(private readonly d: SessionDeps, maxFrameBytes: number) {
@@ -105,15 +108,7 @@ export class Sessions {
   }
 
   subscriptionCount(): { live: number; pending: number } {
-    let live = 0;
-    let pending = 0;
-    for (const ws of this.sockets) {
-      for (const sub of ws.getUserData().subs.values()) {
-        if (sub.state === PENDING || sub.state === SEAM) pending++;
-        else live++;
-      }
-    }
-    return { live, pending };
+    return { live: this.subscriptions - this.pendingSubscriptions, pending: this.pendingSubscriptions };
   }
 
   // ── client messages ──────────────────────────────────────────────────────────
@@ -172,6 +167,7 @@ export class Sessions {
       awaitingFirst: false,
     };
     session.subs.set(sym.id, sub);
+    this.subscriptions++;
 
     if (msg.resume) {
       sub.epoch = msg.resume.epoch;
@@ -187,6 +183,7 @@ export class Sessions {
       return;
     }
     sub.state = PENDING;
+    this.pendingSubscriptions++;
     this.d.buildHistory(sym, resolutionMs).then(
       (h) => {
         if (session.closed || session.subs.get(sym.id) !== sub) return; // gone or replaced meanwhile
@@ -196,7 +193,7 @@ export class Sessions {
       },
       (e: unknown) => {
         if (session.closed || session.subs.get(sym.id) !== sub) return;
-        session.subs.delete(sym.id);
+        this.drop(sub);
         this.error(ws, 'internal', `history for ${sym.name} failed: ${(e as Error)?.message ?? e}`, sym.name);
       },
     );
@@ -212,6 +209,8 @@ export class Sessions {
   private forget(sub: Subscription): void {
     this.waiting.delete(sub);
     this.seams.get(sub.sym.id)?.delete(sub);
+    this.subscriptions--;
+    if (sub.state === PENDING || sub.state === SEAM) this.pendingSubscriptions--;
   }
 
   // ── progress: history seam, catch-up, attach ────────────────────────────────
@@ -231,6 +230,7 @@ export class Sessions {
       if (h.lastSeq > 0 && h.epoch === sym.epoch) this.sendSnapshotAt(sub, h.lastSeq, h.epoch);
       else this.sendSnapshotAt(sub, sym.lastSeq, sym.epoch);
       sub.state = DETACHED;
+      this.pendingSubscriptions--;
     }
     if (sub.state !== DETACHED) return;
     if (sym.lastSeq === 0) {

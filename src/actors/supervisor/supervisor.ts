@@ -15,7 +15,8 @@ import type { Feed } from '../../feeds/types.js';
 import { type Logger, logger } from '../../log.js';
 import { createQueueBuffer } from '../../ring/spsc.js';
 import { type Remote, connect, disconnect, serve, within } from '../control.js';
-import type { ComponentHealth, FrontApi, FrontInit, SupervisorApi, SupervisorStats } from '../front/messages.js';
+import type { FrontApi, FrontInit } from '../front/messages.js';
+import type { ComponentHealth, SupervisorApi, SupervisorStats } from './messages.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit } from '../shard/messages.js';
 import type { WriterApi, WriterInit, WriterLifecycle } from '../writer/messages.js';
@@ -77,7 +78,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly startedAt = Date.now();
   private stopping?: Promise<StopReport>;
   private sampler?: NodeJS.Timeout;
-  private rates = { at: Date.now(), accepted: [] as number[], published: 0, perShard: [] as number[], publishedPerS: 0 };
+  private rates = { at: Date.now(), accepted: [] as number[], perShard: [] as number[] };
   port = 0;
 
   constructor(readonly cfg: Config) {
@@ -273,7 +274,6 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       feed: { name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed },
       restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0),
       shards,
-      publishedPerS: this.rates.publishedPerS,
     };
   }
 
@@ -309,6 +309,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     return out;
   }
 
+  /** Each shard's updates/s: its accepted counter sampled once a second (a constant-size answer). */
   private async sampleRates(): Promise<void> {
     const now = Date.now();
     const dt = (now - this.rates.at) / 1000;
@@ -320,14 +321,10 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
         return s?.accepted ?? this.rates.accepted[i] ?? 0;
       }),
     );
-    const front = this.frontLink.api ? await within(this.frontLink.api.stats(), STATS_TIMEOUT_MS, undefined) : undefined;
-    const published = front?.framesPublished ?? this.rates.published;
     this.rates = {
       at: now,
       accepted,
-      published,
       perShard: accepted.map((a, i) => Math.max(0, Math.round((a - (this.rates.accepted[i] ?? 0)) / dt))),
-      publishedPerS: Math.max(0, Math.round((published - this.rates.published) / dt)),
     };
   }
 
