@@ -16,6 +16,7 @@ import { type BatchProgress, copyBatch } from '../../store/copy-batch.js';
 import { Journal, JournalFullError } from '../../store/journal.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import type { Batch } from './batch.js';
+import { decodeJournalRecord, encodeJournalRecord } from './journal-record.js';
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
@@ -204,28 +205,4 @@ async function isCommitted(client: pg.PoolClient, progress: BatchProgress[]): Pr
   if (p === undefined) return true;
   const r = await client.query('select 1 from order_book_data where symbol = $1 and epoch = $2 and seq = $3 limit 1', [p.symbol, p.epoch, p.lastSeq]);
   return (r.rowCount ?? 0) > 0;
-}
-
-/** Journal record: [u32 progress JSON length][progress JSON][u32 rows][f64 newestFeedTs][COPY payload]. */
-function encodeJournalRecord(b: Batch): Uint8Array {
-  const meta = Buffer.from(JSON.stringify(b.progress));
-  const out = Buffer.allocUnsafe(4 + meta.length + 12 + b.payload.length);
-  out.writeUInt32LE(meta.length, 0);
-  meta.copy(out, 4);
-  out.writeUInt32LE(b.rows, 4 + meta.length);
-  out.writeDoubleLE(b.newestFeedTs, 8 + meta.length);
-  b.payload.copy(out, 16 + meta.length);
-  return out;
-}
-
-function decodeJournalRecord(r: Uint8Array): Batch {
-  const buf = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
-  const metaLen = buf.readUInt32LE(0);
-  const progress = JSON.parse(buf.subarray(4, 4 + metaLen).toString('utf8')) as BatchProgress[];
-  return {
-    progress,
-    rows: buf.readUInt32LE(4 + metaLen),
-    newestFeedTs: buf.readDoubleLE(8 + metaLen),
-    payload: buf.subarray(16 + metaLen),
-  };
 }
