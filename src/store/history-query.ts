@@ -82,7 +82,7 @@ select ${BUCKET_MS}, seq, epoch, count,
          limit $5) b
  order by bucket`;
 
-/** The SQL queryHistory runs; exported so the TimescaleDB text can be checked where it cannot run. */
+/** The SQL queryHistory runs; exported so tests can pin each variant's text and run it directly. */
 export function historySql(timescale: boolean): string {
   return timescale ? TIMESCALE_SQL : PLAIN_SQL;
 }

@@ -10,9 +10,16 @@
 // migrated plain stays plain when TimescaleDB appears later (converting is a manual job,
 // create_hypertable(…, migrate_data => true)). Compression and retention policies are set
 // once too; to change them later use TimescaleDB's remove_*_policy / add_*_policy.
+//
+// The timescaledb extension belongs to the database and lives in one schema; its functions
+// (create_hypertable, time_bucket, last) are found through the session's search_path. Created
+// here, it lands in the first schema of that path. Where several deployments share a database
+// in schemas of their own, create it once in a schema every search_path names (`public`):
+// created inside one deployment's schema, the others cannot see it, and dropping that schema
+// drops the extension for all of them.
 
 import type pg from 'pg';
-import { TickplantError } from '../errors.js';
+import { StartupError } from '../errors.js';
 
 export interface MigrationContext {
   /** Whether this database gets the TimescaleDB schema (hypertable, compression, policies). */
@@ -139,8 +146,9 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
     const retention = await normalizeInterval(client, 'retention', opts.retention);
     const available = opts.timescale !== 'off' && await timescaleAvailable(client);
     if (opts.timescale === 'on' && !available) {
-      throw new TickplantError('store_timescale_unavailable',
-        "migrate: timescale is 'on' but the timescaledb extension is not available (pg_available_extensions) or not in shared_preload_libraries; install it or use timescale 'auto'");
+      throw new StartupError(
+        "migrate: timescale is 'on' but the timescaledb extension is not available (pg_available_extensions) or not in shared_preload_libraries; install it or use timescale 'auto'",
+        'store_timescale_unavailable');
     }
     const ctx: MigrationContext = { timescale: available, compressAfter, retention };
 
@@ -160,12 +168,19 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
       for (const r of (await client.query<{ id: number; name: string }>('select id, name from tickplant_migrations')).rows) {
         done.set(r.id, r.name);
       }
+      // TimescaleDB is needed when a pending migration may create TimescaleDB objects (its SQL
+      // depends on ctx) or the table already is a hypertable. Checked before any DDL: an extension
+      // outside search_path would otherwise fail as "function by_range(unknown, interval) does
+      // not exist", or pass here and break every history read (time_bucket, last).
+      const timescalePending = ctx.timescale && MIGRATIONS.some((m) => !done.has(m.id) && typeof m.sql === 'function');
+      if (timescalePending || await isHypertable(client)) await requireExtensionOnPath(client);
       for (const m of [...MIGRATIONS].sort((a, b) => a.id - b.id)) {
         const recorded = done.get(m.id);
         if (recorded !== undefined) {
           if (recorded !== m.name) {
-            throw new TickplantError('store_migration_mismatch',
-              `migrate: migration ${m.id} is recorded as ${JSON.stringify(recorded)} but this build calls it ${JSON.stringify(m.name)}; migrations must never be renumbered — restore the numbering`);
+            throw new StartupError(
+              `migrate: migration ${m.id} is recorded as ${JSON.stringify(recorded)} but this build calls it ${JSON.stringify(m.name)}; migrations must never be renumbered — restore the numbering`,
+              'store_migration_mismatch');
           }
           continue;
         }
@@ -201,6 +216,23 @@ export async function timescaleAvailable(client: pg.ClientBase): Promise<boolean
        and (exists (select 1 from pg_extension where extname = 'timescaledb')
             or current_setting('shared_preload_libraries') ~ '(^|[\\s,])timescaledb($|[\\s,])') as available`);
   return r.rows[0].available;
+}
+
+/**
+ * Throws when the timescaledb extension exists in a schema this session's search_path does not
+ * name: TimescaleDB's functions are called unqualified, in migrations and history queries.
+ */
+async function requireExtensionOnPath(client: pg.ClientBase): Promise<void> {
+  const r = await client.query<{ schema: string; on_path: boolean; path: string }>(`
+    select n.nspname as schema, n.nspname = any(current_schemas(true)) as on_path,
+           current_setting('search_path') as path
+      from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+     where e.extname = 'timescaledb'`);
+  const ext = r.rows[0];
+  if (!ext || ext.on_path) return; // not created yet: migration 3 creates it on the path
+  throw new StartupError(
+    `migrate: the timescaledb extension is in schema "${ext.schema}", which this connection's search_path (${ext.path}) does not name; add it, e.g. DATABASE_URL …?options=-c%20search_path%3D<your schema>,${ext.schema}`,
+    'store_timescale_search_path');
 }
 
 async function isHypertable(client: pg.ClientBase): Promise<boolean> {

@@ -1,4 +1,4 @@
-// The TimescaleDB history query as text: it cannot run on the plain PostgreSQL of the test machine.
+// The history queries as text: parameters only, and each variant's own bucketing (test/integration/timescaledb.test.ts runs both).
 import { describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/ring/layout.js';
 import { historySql } from '../../src/store/history-query.js';
