@@ -2,6 +2,7 @@
 //
 // Each runtime gets its own PostgreSQL schema (search_path via the connection string) and its
 // own data directory, so test files never see each other's rows; both are removed at stop().
+// createDeployment(TIMESCALE_URL) makes the same on the TimescaleDB test server.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The TimescaleDB test server that ../shared/timescaledb/setup.sh starts; .ci/run exports its `test` database. */
+export const TIMESCALE_URL = process.env.TIMESCALE_URL ?? 'postgres://postgres@127.0.0.1:5433/test';
 
 export interface Runtime {
   sup: Supervisor;
@@ -26,23 +29,44 @@ export interface Runtime {
 
 export type Overrides = Parameters<typeof loadConfig>[1];
 
-/** A fresh schema and data directory; `keep` reuses them (a restart of the same deployment). */
-export async function createDeployment(): Promise<{ schema: string; url: string; dataDir: string; drop(): Promise<void> }> {
+/**
+ * A fresh schema and data directory on `serverUrl` (default DATABASE_URL); pass the same
+ * deployment to startRuntime again for a restart of the same deployment.
+ *
+ * On a server that preloads TimescaleDB the deployment's search_path is `<schema>, public`, with
+ * the extension created once in `public`. The extension is per database and lives in exactly
+ * one schema: left to the first migration, it would land in that test's schema (the first of
+ * its search_path), every other schema would miss create_hypertable and time_bucket, and
+ * dropping that schema would drop the extension for the whole database. Plain servers keep
+ * search_path = `<schema>` alone, so nothing in `public` can stand in for a missing table.
+ */
+export async function createDeployment(serverUrl: string = DATABASE_URL): Promise<{ schema: string; url: string; dataDir: string; drop(): Promise<void> }> {
   const schema = `tp_rt_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client(DATABASE_URL);
+  const variable = serverUrl === TIMESCALE_URL ? 'TIMESCALE_URL' : 'DATABASE_URL';
+  const admin = new pg.Client(serverUrl);
   await admin.connect().catch((e: Error) => {
-    throw new Error(`PostgreSQL unreachable at DATABASE_URL=${DATABASE_URL}: ${e.message}`);
+    throw new Error(`PostgreSQL unreachable at ${variable}=${serverUrl}: ${e.message}${variable === 'TIMESCALE_URL' ? ' (start it with ../shared/timescaledb/setup.sh)' : ''}`);
   });
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const url = schemaUrl(schema);
+  let searchPath = schema;
+  try {
+    const preload = (await admin.query<{ on: boolean }>(
+      "select current_setting('shared_preload_libraries') ~ '(^|[\\s,])timescaledb($|[\\s,])' as on")).rows[0].on;
+    if (preload) {
+      await createExtensionInPublic(admin);
+      searchPath = `${schema},public`;
+    }
+    await admin.query(`create schema ${schema}`);
+  } finally {
+    await admin.end();
+  }
+  const url = schemaUrl(schema, serverUrl, searchPath);
   const dataDir = mkdtempSync(join(tmpdir(), 'tickplant-rt-'));
   return {
     schema,
     url,
     dataDir,
     async drop() {
-      const c = new pg.Client(DATABASE_URL);
+      const c = new pg.Client(serverUrl);
       await c.connect();
       await c.query(`drop schema if exists ${schema} cascade`);
       await c.end();
@@ -51,8 +75,23 @@ export async function createDeployment(): Promise<{ schema: string; url: string;
   };
 }
 
-export function schemaUrl(schema: string): string {
-  return `${DATABASE_URL}${DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+/** `create extension … schema public` once per database; two test files may race to it. */
+async function createExtensionInPublic(admin: pg.Client): Promise<void> {
+  try {
+    await admin.query('create extension if not exists timescaledb schema public');
+  } catch (e) {
+    // 23505: a concurrent create won the race inside pg_extension's unique index; it exists now.
+    if ((e as { code?: string }).code !== '23505') throw e;
+  }
+  const where = (await admin.query<{ schema: string }>(
+    "select extnamespace::regnamespace::text as schema from pg_extension where extname = 'timescaledb'")).rows[0]?.schema;
+  if (where !== 'public') {
+    throw new Error(`the timescaledb extension of ${admin.database} is in schema ${where}, not public: drop it there (drop extension timescaledb cascade) so tests can share it`);
+  }
+}
+
+export function schemaUrl(schema: string, serverUrl: string = DATABASE_URL, searchPath: string = schema): string {
+  return `${serverUrl}${serverUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${searchPath}`)}`;
 }
 
 export async function startRuntime(overrides: Overrides = {}, deployment?: Awaited<ReturnType<typeof createDeployment>>): Promise<Runtime> {
