@@ -61,9 +61,8 @@ async function main(): Promise<void> {
     // One line: the cause and what to change. Known causes are TickplantErrors that say so; any
     // other error is a bug, and its stack is what a report needs.
     exiting = true;
-    const why = e instanceof TickplantError ? e.message : e instanceof Error ? `start-up failed: ${e.stack ?? e.message}` : `start-up failed: ${String(e)}`;
-    await sup.stop().catch((err: unknown) => log.debug('stop after a failed start also failed', { error: String(err) }));
-    log.error(why);
+    // (start() has stopped whatever it had started.)
+    log.error(e instanceof TickplantError ? e.message : e instanceof Error ? `start-up failed: ${e.stack ?? e.message}` : `start-up failed: ${String(e)}`);
     process.exit(1);
   }
   const feed = cfg.feed === 'simulator'

@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { RedisConnections } from '../../src/store/redis-connections.js';
 import { RedisTier } from '../../src/store/redis-tier.js';
 import { runBaseline } from '../lib/process.js';
 import { HISTORY_LENGTH, TTL_SECONDS } from '../lib/redis-mix.js';
@@ -61,7 +62,7 @@ function figures(commands: number, seconds: number, clientCpuS: number, redisCpu
 async function tickplantTier(): Promise<void> {
   const log = { warn: (m: string, f?: object) => process.stderr.write(`redis-tier: ${m} ${JSON.stringify(f ?? {})}\n`), info: () => {} };
   const tier = new RedisTier({
-    url: REDIS_URL, ttlSeconds: TTL_SECONDS, historyLength: HISTORY_LENGTH, channelPrefix: prefix, keyPrefix: prefix, maxInFlight: 2, log,
+    connections: new RedisConnections({ url: REDIS_URL, maxConnections: 1 }), ttlSeconds: TTL_SECONDS, historyLength: HISTORY_LENGTH, channelPrefix: prefix, keyPrefix: prefix, maxInFlight: 2, log,
   });
   await tier.connect();
   const redisCpu = commandCpuMeter('redis-server');

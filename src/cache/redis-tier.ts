@@ -9,29 +9,19 @@
 // else). Every key carries `keyPrefix`; the cache's own bookkeeping lives under `${prefix}_…`
 // (`_lock:`, `_sidx:`, `_rl:`), which no namespace tag can start with.
 
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { RedisConnections } from '../store/redis-connections.js';
 import { connectionState } from '../store/redis-tier.js';
 import type { RedisState } from './types.js';
 
 export interface CacheRedisOptions {
-  /** REDIS_URL, e.g. redis://127.0.0.1:6379. */
-  url: string;
-  /** REDIS_PASSWORD; overrides one in the URL. */
-  password?: string;
-  /** REDIS_DB; overrides one in the URL. */
-  db?: number;
+  /** Where the cache's two connections come from (REDIS_URL, the node's policy and ceiling). */
+  connections: RedisConnections;
   /** Prefix of every key and channel. Default 'tp:cache:'. */
   keyPrefix?: string;
   /** A command without a reply after this long fails (the caller sees a miss). Default 500 ms. */
   commandTimeoutMs?: number;
-  /** Initial connect attempt gives up after this long. Default 2000 ms. */
-  connectTimeoutMs?: number;
-  /** Cap of the exponential reconnect backoff. Default 2000 ms. */
-  reconnectMaxMs?: number;
-  /** REDIS_MAX_CONNECTIONS (seed 004). The cache opens two (commands, pub/sub); ioredis
-   *  pipelines every command over one connection, so more would add nothing. Must be ≥ 2. */
-  maxConnections?: number;
 }
 
 export const DEFAULT_KEY_PREFIX = 'tp:cache:';
@@ -55,41 +45,29 @@ export class CacheRedisTier {
   errors = 0;
   private readonly client: Unlocker;
   private readonly sub: Redis;
+  private readonly connections: RedisConnections;
   private wasReady = false;
   private subscribed = false;
   private closing = false;
 
   constructor(opts: CacheRedisOptions, nodeId: string, private readonly log: Logger, onMessage: (msg: string) => void) {
-    if (typeof opts.url !== 'string' || opts.url === '') throw new TypeError('cache redis option url (REDIS_URL) is required');
     this.prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(this.prefix)) throw new RangeError(`cache redis option keyPrefix must be 1-64 characters of [A-Za-z0-9_.:-], got "${this.prefix}"`);
-    if (opts.maxConnections !== undefined && !(Number.isInteger(opts.maxConnections) && opts.maxConnections >= 2)) {
-      throw new RangeError(`cache redis option maxConnections (REDIS_MAX_CONNECTIONS) must be an integer >= 2 (the cache opens 2), got ${opts.maxConnections}`);
-    }
     this.channel = `${this.prefix}_invalidate`;
-    const reconnectMaxMs = opts.reconnectMaxMs ?? 2000;
-    const base: RedisOptions = {
-      lazyConnect: true,
-      // No offline queue: while Redis is away a command must fail at once (the caller falls
-      // back to memory), not wait in an unbounded queue; nor be replayed stale on reconnect.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      connectTimeout: opts.connectTimeoutMs ?? 2000,
-      // Exponential backoff with jitter, capped: nodes don't reconnect in step.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), reconnectMaxMs) + Math.floor(Math.random() * 50),
-    };
-    if (opts.password !== undefined) base.password = opts.password;
-    if (opts.db !== undefined) base.db = opts.db;
-    this.client = new Redis(opts.url, {
-      ...base,
-      commandTimeout: opts.commandTimeoutMs ?? 500,
+    const commandTimeoutMs = opts.commandTimeoutMs ?? 500;
+    this.connections = opts.connections;
+    this.client = opts.connections.client({
+      role: `cache:${nodeId}`, commandTimeoutMs,
       // A connection with replies outstanding and silent this long is dead (a hung Redis).
-      socketTimeout: Math.max(2000, (opts.commandTimeoutMs ?? 500) * 4),
-      connectionName: `tickplant-cache:${nodeId}`.slice(0, 60),
+      socketTimeoutMs: Math.max(2000, commandTimeoutMs * 4),
     }) as Unlocker;
     this.client.defineCommand('tickplantUnlock', { numberOfKeys: 1, lua: UNLOCK_LUA });
-    this.sub = new Redis(opts.url, { ...base, connectionName: `tickplant-cache-sub:${nodeId}`.slice(0, 60) });
+    try {
+      this.sub = opts.connections.client({ role: `cache-sub:${nodeId}` });
+    } catch (e) {
+      void opts.connections.close(this.client); // its slot back: the tier is not built
+      throw e;
+    }
 
     // Log transitions only; ioredis emits 'error' on every failed reconnect attempt.
     const down = (why: string) => {
@@ -266,17 +244,9 @@ export class CacheRedisTier {
     }
   }
 
-  /** QUIT both connections (bounded at 1 s), else disconnect. */
+  /** QUIT both connections (bounded), else disconnect; their slots are given back. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([this.client, this.sub].map(async (c) => {
-      if (c.status === 'end') return;
-      if (c.status !== 'ready') return c.disconnect();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 1000)));
-      const outcome = await Promise.race([c.quit().then(() => 'ok' as const, () => 'failed' as const), timedOut]);
-      clearTimeout(timer);
-      if (outcome !== 'ok') c.disconnect();
-    }));
+    await Promise.all([this.client, this.sub].map((c) => this.connections.close(c)));
   }
 }

@@ -5,8 +5,9 @@
 // is queued in memory on Redis's behalf, so an outage costs data in the cache, never the heap.
 // One instance, one thread (the writer actor); not safe to share between threads.
 
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { TickplantError } from '../errors.js';
+import { type RedisConnections, redactRedisUrl } from './redis-connections.js';
 import { LatencyRecorder, type LatencySummary } from '../stats/latency.js';
 
 /** Redis could not be reached (or refused us) when connect() was called. */
@@ -37,12 +38,8 @@ export interface RedisTierLog {
 }
 
 export interface RedisTierOptions {
-  /** REDIS_URL, e.g. `redis://127.0.0.1:6379`. */
-  url: string;
-  /** REDIS_PASSWORD; overrides a password in the URL when set. */
-  password?: string;
-  /** Database index; overrides one in the URL when set. */
-  db?: number;
+  /** Where the writer's connection comes from (REDIS_URL, the node's policy and ceiling). */
+  connections: RedisConnections;
   /** TTL of `:latest` and `:history`, seconds (seed: 3600). */
   ttlSeconds: number;
   /** Entries kept in `:history` (seed: 100). */
@@ -53,13 +50,9 @@ export interface RedisTierOptions {
   keyPrefix?: string;
   /** Pipelines sent and awaiting their reply; at this many, writeBatch() refuses (e.g. 4). */
   maxInFlight: number;
-  /** Initial connect attempt gives up after this long. Default 3000 ms. */
-  connectTimeoutMs?: number;
   /** A connection with replies outstanding and no byte received for this long is declared dead
-   *  (covers a Redis that hangs without closing the socket). Default 2000 ms. */
+   *  (covers a Redis that hangs without closing the socket). Default: the node's policy. */
   socketTimeoutMs?: number;
-  /** Cap of the exponential reconnect backoff. Default 2000 ms. */
-  reconnectMaxMs?: number;
   log: RedisTierLog;
 }
 
@@ -103,21 +96,12 @@ function positiveInt(name: string, v: unknown): number {
   return v;
 }
 
-/** The URL with its password replaced, for logs and error messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable REDIS_URL)';
-  }
-}
 
 export class RedisTier {
   readonly keys: RedisKeys;
   readonly counters: RedisTierCounters = { batches: 0, commands: 0, skippedBatches: 0, errors: 0 };
   private readonly client: Redis;
+  private readonly connections: RedisConnections;
   private readonly latency = new LatencyRecorder();
   private readonly ttl: number;
   private readonly historyLength: number;
@@ -130,38 +114,18 @@ export class RedisTier {
   private closing = false;
 
   constructor(opts: RedisTierOptions) {
-    if (typeof opts.url !== 'string' || opts.url === '') throw new TypeError('RedisTier option url (REDIS_URL) is required');
     this.ttl = positiveInt('ttlSeconds', opts.ttlSeconds);
     this.historyLength = positiveInt('historyLength', opts.historyLength);
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight);
-    const reconnectMaxMs = positiveInt('reconnectMaxMs', opts.reconnectMaxMs ?? 2000);
     this.keys = makeRedisKeys(opts.keyPrefix ?? 'orderbook:', opts.channelPrefix);
-    this.url = redact(opts.url);
+    this.url = redactRedisUrl(opts.connections.settings.url);
     this.log = opts.log;
-
-    const options: RedisOptions = {
-      lazyConnect: true, // connect() is explicit, so its failure is an error the caller sees
-      // Memory: by default ioredis keeps every command issued while disconnected in an
-      // unbounded "offline queue" and sends it on reconnect; at tens of thousands of commands
-      // per second an outage would grow the heap without limit. Off: such commands fail at once
-      // (and writeBatch() does not even issue them).
-      enableOfflineQueue: false,
-      // Commands already sent when the connection drops are failed at the first close instead of
-      // waiting through reconnect attempts (the default, 20, holds them for minutes), and are
-      // not resent later: a stale cache write replayed after an outage is worth nothing.
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      connectTimeout: positiveInt('connectTimeoutMs', opts.connectTimeoutMs ?? 3000),
-      // One timer per connection, armed only while replies are outstanding (a per-command
-      // `commandTimeout` would arm one timer per pipelined command: 2,500 per 500-item batch).
-      socketTimeout: positiveInt('socketTimeoutMs', opts.socketTimeoutMs ?? 2000),
-      // Exponential backoff 50, 100, 200 … ms, capped, with jitter so many nodes don't reconnect in step.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), reconnectMaxMs) + Math.floor(Math.random() * 50),
-      connectionName: 'tickplant-writer',
-    };
-    if (opts.password !== undefined) options.password = opts.password;
-    if (opts.db !== undefined) options.db = opts.db;
-    this.client = new Redis(opts.url, options);
+    // No per-command timeout: that would arm one timer per pipelined command (2,500 per
+    // 500-item batch); the socket timeout covers a Redis that hangs.
+    this.connections = opts.connections;
+    this.client = opts.connections.client({
+      role: 'writer', socketTimeoutMs: opts.socketTimeoutMs === undefined ? undefined : positiveInt('socketTimeoutMs', opts.socketTimeoutMs),
+    });
 
     // Without an 'error' listener ioredis stays silent; with one, every failed reconnect attempt
     // emits. Log transitions only (ready → down, down → ready), not every attempt.
@@ -299,25 +263,9 @@ export class RedisTier {
     }
   }
 
-  /** QUIT (waits for outstanding replies); if that takes over 1 s, or Redis is down, disconnect. */
+  /** QUIT (waits for outstanding replies, bounded), else disconnect; the connection's slot is given back. */
   async close(): Promise<void> {
     this.closing = true;
-    const c = this.client;
-    if (c.status === 'end') return;
-    if (c.status !== 'ready') {
-      c.disconnect(); // also stops the reconnect timer
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => {
-      timer = setTimeout(() => r('timeout'), 1000);
-    });
-    const quit = c.quit().then(
-      () => 'ok' as const,
-      () => 'failed' as const,
-    );
-    const outcome = await Promise.race([quit, timedOut]);
-    clearTimeout(timer);
-    if (outcome !== 'ok') c.disconnect();
+    await this.connections.close(this.client);
   }
 }

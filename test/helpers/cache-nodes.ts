@@ -11,7 +11,7 @@
 // Redis) out of each other's keys; cleanup() removes every key under it.
 import { Redis } from 'ioredis';
 import type { Namespace } from '../../src/cache/namespaces.js';
-import type { CacheRedisOptions } from '../../src/cache/redis-tier.js';
+import { RedisConnections, type RedisSettings } from '../../src/store/redis-connections.js';
 import { CacheService, type CacheServiceOptions } from '../../src/cache/service.js';
 import type { CacheSource } from '../../src/cache/types.js';
 import type { Logger } from '../../src/log.js';
@@ -20,9 +20,12 @@ import { REDIS_URL } from './runtime.js';
 /** A logger that drops everything: the tests provoke errors the cache logs on purpose. */
 export const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
+/** A node's Redis: the URL and the node's policy (defaults: REDIS_URL, the production policy) and the tier's own options. */
+export type NodeRedis = Partial<Pick<RedisSettings, 'url' | 'connectTimeoutMs' | 'reconnectMaxMs'>> & { keyPrefix?: string; commandTimeoutMs?: number };
+
 export interface NodeOptions extends Omit<Partial<CacheServiceOptions>, 'redis'> {
   /** Merged over { url: REDIS_URL, keyPrefix: prefix }; null: no Redis, memory tier only. */
-  redis?: Partial<CacheRedisOptions> | null;
+  redis?: NodeRedis | null;
   /** Registered on the node by name before it is returned. */
   sources?: Record<string, CacheSource>;
 }
@@ -49,7 +52,12 @@ export function cacheNodes(namespaces: readonly Namespace[]): CacheNodes {
   async function node({ redis, sources = {}, ...over }: NodeOptions = {}): Promise<CacheService> {
     const c = await CacheService.create({
       namespaces, log: quiet, ...over,
-      redis: redis === null ? undefined : { url: REDIS_URL, keyPrefix: prefix, ...redis },
+      redis: redis === null ? undefined : {
+        // Its own counter, as a node of its own: the cache opens two connections.
+        connections: new RedisConnections({ url: redis?.url ?? REDIS_URL, maxConnections: 2, connectTimeoutMs: redis?.connectTimeoutMs, reconnectMaxMs: redis?.reconnectMaxMs }),
+        keyPrefix: redis?.keyPrefix ?? prefix,
+        commandTimeoutMs: redis?.commandTimeoutMs,
+      },
     });
     nodes.push(c);
     for (const [name, source] of Object.entries(sources)) c.register(name, source);

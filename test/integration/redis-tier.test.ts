@@ -2,6 +2,7 @@
 // TCP proxy that cuts it. Keys and channels carry a per-run prefix, so parallel runs don't collide.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisConnections } from '../../src/store/redis-connections.js';
 import { RedisTier, RedisUnavailableError, type RedisTierOptions } from '../../src/store/redis-tier.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 
@@ -39,10 +40,14 @@ const log = {
   info: (msg: string) => void logs.push({ level: 'info', msg }),
 };
 
-function tier(over: Partial<RedisTierOptions> = {}): RedisTier {
+type TierOver = Partial<RedisTierOptions> & { url?: string; connectTimeoutMs?: number };
+
+/** A tier on `url` (default REDIS_URL) with a quick reconnect policy; `over` replaces tier options. */
+function tier(over: TierOver = {}): RedisTier {
+  const { url = REDIS_URL, connectTimeoutMs, ...rest } = over;
   return new RedisTier({
-    url: REDIS_URL, ttlSeconds: 3600, historyLength: 100, keyPrefix: PREFIX, channelPrefix: PREFIX,
-    maxInFlight: 4, reconnectMaxMs: 100, log, ...over,
+    connections: new RedisConnections({ url, maxConnections: 1, reconnectMaxMs: 100, connectTimeoutMs }),
+    ttlSeconds: 3600, historyLength: 100, keyPrefix: PREFIX, channelPrefix: PREFIX, maxInFlight: 4, log, ...rest,
   });
 }
 
@@ -51,7 +56,7 @@ const frame = (symbol: string, seq: number) => JSON.stringify({ type: 'orderbook
 describe.skipIf(!up)('RedisTier (real Redis)', () => {
   let direct: Redis; // a plain client to inspect what the tier wrote
   const tiers: RedisTier[] = [];
-  const open = async (over: Partial<RedisTierOptions> = {}) => {
+  const open = async (over: TierOver = {}) => {
     const t = tier(over);
     tiers.push(t);
     await t.connect();

@@ -84,6 +84,7 @@ describe('a symbol with no valid book yet', () => {
     const rt2 = await startRuntime({ feed: 'replay', replayFile: noBook, replaySpeed: 1, shards: 1, staleAfterMs: 60_000 });
     try {
       await waitForSymbols(rt2, (s) => s.some((x) => x.symbol === 'US.MSFT'));
+      expect((await rt2.get<{ symbols: SymbolRow[] }>('/symbols')).body.symbols).toMatchObject([{ symbol: 'US.MSFT', seq: 0, status: 'no_data' }]);
       const c = await TestClient.connect(rt2.ws);
       c.send({ action: 'subscribe', symbol: 'US.MSFT' });
       const first = await c.waitFor((m) => m.type === 'orderbook_update', 10_000);
@@ -99,7 +100,7 @@ describe('a symbol with no valid book yet', () => {
   });
 });
 
-type SymbolRow = { symbol: string; seq: number; stale: boolean };
+type SymbolRow = { symbol: string; seq: number; stale: boolean; status: string };
 async function waitForSymbols(r: Runtime, done: (s: SymbolRow[]) => boolean): Promise<void> {
   for (let i = 0; i < 250; i++) {
     if (done((await r.get<{ symbols: SymbolRow[] }>('/symbols')).body.symbols)) return;

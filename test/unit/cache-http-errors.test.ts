@@ -1,11 +1,11 @@
 // CacheHttp on a handler that fails with a bug: a 500 in the REST envelope that leaks nothing, with the rate-limit headers, the details logged.
 import { describe, expect, it } from 'vitest';
-import type { HttpRequest } from '../../src/actors/front/uws.js';
+import type { HttpRequest } from '../../src/protocol/http.js';
 import { CacheHttp, type CacheHttpDeps } from '../../src/cache/api/api.js';
 import type { Logger } from '../../src/log.js';
 
 const request = (method: string, url: string): HttpRequest => ({
-  method, url, query: new URLSearchParams(), header: () => '', remoteAddress: '127.0.0.1', body: Buffer.alloc(0),
+  method, url, query: new URLSearchParams(), header: () => '', headers: new Map(), remoteAddress: '127.0.0.1', body: Buffer.alloc(0),
 });
 
 describe('CacheHttp', () => {

@@ -19,12 +19,15 @@ import { type Remote, within } from '../control.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { workerEntry } from '../worker-url.js';
 import { HistoryTiers, type Points } from './history-tiers.js';
+import { REDIS_OWNER, nodeRedis } from '../../store/redis-connections.js';
 import { type HttpDeps, errorReply, handleHttp } from './http.js';
 import type { FrontApi, FrontInit, FrontStats } from './messages.js';
 import type { SupervisorApi } from '../supervisor/messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
-import { type FrontCache, startFrontCache } from './cache-http.js';
+import { CacheLink } from './cache-link.js';
+import { OPS_PATHS, OpsHttp } from './ops-http.js';
+import { isApiPath } from '../../cache/api/api.js';
 import { type Server, startServer } from './uws.js';
 
 const BATCH = 1024;
@@ -59,7 +62,8 @@ export class FrontActor implements FrontApi {
   private unknownSymbols = 0;
   private unresolvedGaps = 0;
   private server?: Server;
-  private cache?: FrontCache;
+  private readonly cache: CacheLink;
+  private ops?: OpsHttp;
   private running = true;
   private timers: NodeJS.Timeout[] = [];
   private readonly resyncScratch: Uint8Array;
@@ -69,6 +73,7 @@ export class FrontActor implements FrontApi {
     this.queues = init.frames.map((sab) => new QueueConsumer(sab));
     for (const r of init.symbols) this.register(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
+    this.cache = new CacheLink(init.cacheLinks, logger('front'));
     const entry = workerEntry('snapshot');
     this.pool = new Piscina({
       filename: entry.url.href,
@@ -81,7 +86,7 @@ export class FrontActor implements FrontApi {
     // Symbol names are at most 32 characters of [A-Za-z0-9._:/-] (checked at registration).
     const maxFrame = maxRecordFrameBytes(this.cfg.depth, 32);
     if (init.database) {
-      this.tiers = new HistoryTiers(this.pool as Piscina, init.database, this.cfg.redisUrl, this.cfg.redisPassword, this.cfg.redisDb, logger('front'));
+      this.tiers = new HistoryTiers(this.pool as Piscina, init.database, nodeRedis(this.cfg, init.redisConnections, REDIS_OWNER.front), logger('front'));
     }
     this.resyncScratch = new Uint8Array(maxFrame);
     // Sweep at least every 4 × WS_CONFLATE_BYTES published, and always before an attached
@@ -110,15 +115,12 @@ export class FrontActor implements FrontApi {
   async start(): Promise<number> {
     const sessions = this.sessions;
     const deps = this.httpDeps;
-    this.cache = startFrontCache({
-      cfg: this.cfg,
-      databaseUrl: this.init.database?.url,
-      log: logger('cache'),
-      symbol: (name) => this.byName.get(name),
-      symbols: () => [...this.byName.keys()],
+    this.ops = new OpsHttp({
       runtime: async () => ({ front: this.stats(), supervisor: await within(this.supervisor.stats(), STATS_TIMEOUT_MS, undefined) }),
       health: () => deps.health(),
+      cache: this.cache,
     });
+    const ops = this.ops;
     this.server = await startServer<Session>({
       host: this.cfg.host,
       port: this.cfg.port,
@@ -131,7 +133,8 @@ export class FrontActor implements FrontApi {
       message: (ws, text, bytes) => sessions.message(ws, text, bytes),
       drain: (ws) => sessions.drain(ws),
       close: (ws) => sessions.close(ws),
-      http: (req) => this.cache?.handle(req) ?? handleHttp(req, this.httpDeps),
+      // The cache's routes run on the cache actor: here they are only forwarded.
+      http: (req) => (isApiPath(req.url) ? this.cache.forward(req) : OPS_PATHS.has(req.url) ? ops.handle(req) : handleHttp(req, deps)),
       errorReply,
     });
     for (const q of this.queues) void this.pump(q);
@@ -375,7 +378,7 @@ export class FrontActor implements FrontApi {
     await this.server?.close(CLOSE_GOING_AWAY, 'server shutting down', CLOSE_GRACE_MS);
     this.inbox.close();
     await this.tiers?.close();
-    await this.cache?.close();
+    this.cache.close();
     await this.pool.destroy();
   }
 }

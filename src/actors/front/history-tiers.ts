@@ -6,7 +6,8 @@
 // another node reads them without touching PostgreSQL. The last, partial hour up to the coverage
 // start is cached in memory only, briefly. One load per key is in flight at a time (no stampede).
 
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { RedisConnections } from '../../store/redis-connections.js';
 import type { Piscina } from 'piscina';
 import type { Logger } from '../../log.js';
 import type { PointsPayload } from '../../protocol/history.js';
@@ -55,23 +56,21 @@ export class HistoryTiers {
   private memoryBytes = 0;
   private readonly inFlight = new Map<string, Promise<Points>>();
   private readonly redis?: Redis;
+  private readonly connections?: RedisConnections;
   readonly tiers = { memory: new Tier(), redis: new Tier(), database: new Tier() };
 
   constructor(
     private readonly pool: Piscina,
     private readonly db: { url: string; timescale: boolean },
-    redisUrl: string | undefined,
-    redisPassword: string | undefined,
-    redisDb: number,
+    redis: RedisConnections | undefined,
     private readonly log: Logger,
   ) {
-    if (redisUrl) {
-      // No offline queue: while Redis is away a read must fail fast and fall through to
-      // PostgreSQL, not wait in memory for a reconnect.
-      this.redis = new Redis(redisUrl, {
-        password: redisPassword, db: redisDb, lazyConnect: false, enableOfflineQueue: false,
-        maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: (n) => Math.min(2000, 100 * n),
-      });
+    if (redis) {
+      // A read fails fast while Redis is away (no offline queue: the node's policy) and falls
+      // through to PostgreSQL instead of waiting for a reconnect.
+      this.connections = redis;
+      this.redis = redis.client({ role: 'history' });
+      this.redis.connect().catch((e: Error) => this.log.debug('history cache: Redis unreachable at start', { error: e.message }));
       // Connection errors surface as `status`; each failed call is counted in tiers.redis.errors.
       this.redis.on('error', (e: Error) => this.log.debug('history cache: Redis error', { error: e.message }));
     }
@@ -193,7 +192,7 @@ export class HistoryTiers {
   }
 
   async close(): Promise<void> {
-    this.redis?.disconnect();
+    if (this.redis) await this.connections!.close(this.redis);
   }
 }
 

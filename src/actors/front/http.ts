@@ -10,7 +10,7 @@ import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
 import type { ComponentHealth } from '../supervisor/messages.js';
 import type { HistoryResult } from './sessions.js';
 import type { FrontSymbol } from './symbols.js';
-import type { HttpReply, HttpRequest } from './uws.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 
 export interface HttpDeps {
   cfg: Config;
@@ -41,7 +41,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/', description: 'this index of every route' },
   { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component' },
   { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency' },
-  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and stale flag' },
+  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, no_data)' },
   { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles' },
   { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)' },
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot" },
@@ -78,7 +78,10 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
       return health(d);
     case '/symbols':
       return json(200, {
-        symbols: d.symbols().map((s) => ({ symbol: s.name, shard: s.shard, epoch: s.epoch, seq: s.lastSeq, stale: s.stale })),
+        symbols: d.symbols().map((s) => ({
+          symbol: s.name, shard: s.shard, epoch: s.epoch, seq: s.lastSeq, stale: s.stale,
+          status: s.lastSeq === 0 ? 'no_data' : s.stale ? 'stale' : 'live',
+        })),
       });
     case '/stats':
       return d.stats().then((s) => json(200, s));

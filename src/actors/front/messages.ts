@@ -16,6 +16,7 @@ export interface FrontInit {
   symbols: SymbolRegistration[];
   database?: { url: string; timescale: boolean }; // absent when PERSIST=false
   redisConnections: SharedArrayBuffer; // the node's count of open Redis connections (REDIS_MAX_CONNECTIONS)
+  cacheLinks: MessagePort; // the supervisor posts a link (MessagePort) to the cache actor here at each of its (re)starts
 }
 
 export interface FrontStats {

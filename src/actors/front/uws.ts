@@ -12,6 +12,7 @@
 import uWS from 'uWebSockets.js';
 import { StartupError } from '../../errors.js';
 import { logger } from '../../log.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 
 const log = logger('http');
 
@@ -28,23 +29,6 @@ export interface Socket<U> {
 
 /** send() results, per uWS: 1 sent, 0 sent but backpressure built up, 2 dropped. */
 export const SEND_DROPPED = 2;
-
-export interface HttpRequest {
-  method: string;
-  url: string;
-  query: URLSearchParams;
-  header(name: string): string;
-  remoteAddress: string;
-  /** The whole request body (POST, PUT, PATCH, DELETE); empty when none was sent. */
-  body: Buffer;
-}
-
-export interface HttpReply {
-  status: number;
-  body: string | Uint8Array;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
 
 export interface ServerOptions<U> {
   host: string;
@@ -78,7 +62,7 @@ export interface Server {
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 304: '304 Not Modified', 400: '400 Bad Request', 404: '404 Not Found',
-  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 426: '426 Upgrade Required', 429: '429 Too Many Requests',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
@@ -146,6 +130,7 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
       url,
       query: new URLSearchParams(q),
       header: (name) => headers.get(name.toLowerCase()) ?? '',
+      headers,
       remoteAddress: decoder.decode(res.getRemoteAddressAsText()),
       body: EMPTY_BODY,
     };

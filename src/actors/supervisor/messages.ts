@@ -14,6 +14,8 @@ export interface SupervisorStats {
   restarts: number;
   shards: (ShardStats | { index: number; status: string })[];
   writer?: WriterStats;
+  /** Redis connections open in this node, all actors (undefined without REDIS_URL). */
+  redis?: { connections: number; maxConnections: number };
 }
 
 export interface SupervisorApi {

@@ -1,9 +1,9 @@
 // The supervisor (main thread): owns the shared memory, starts the actors and the feed, stops them in order.
 //
 // Start: database (embedded unless DATABASE_URL) → writer (journal replayed) → stored sequences
-//        → symbol stores → front actor (listening) → shards → feed.
-// Stop:  feed → shards drain their input → front drains frames → writer commits → front closes
-//        sockets → writer closes → database stops.
+//        → symbol stores → cache actor → front actor (listening, linked to the cache) → shards → feed.
+// Stop:  feed → shards drain their input → front drains frames → writer commits → writer closes
+//        → front closes sockets → cache closes (write-behind flushed) → database stops.
 // Shared memory lives here, not in the actors, so a restarted actor finds it intact.
 
 import { EventEmitter } from 'node:events';
@@ -16,6 +16,7 @@ import { type Logger, logger } from '../../log.js';
 import { createQueueBuffer } from '../../ring/spsc.js';
 import { type Remote, connect, disconnect, serve, within } from '../control.js';
 import type { FrontApi, FrontInit } from '../front/messages.js';
+import type { CacheApi, CacheInit } from '../cache/messages.js';
 import type { ComponentHealth, SupervisorApi, SupervisorStats } from './messages.js';
 import type { SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit } from '../shard/messages.js';
@@ -26,6 +27,7 @@ import { loadSeeds } from '../../store/continuation.js';
 import { StartupError } from '../../errors.js';
 import { portProblem, probePort } from '../../port-probe.js';
 import { DiskWatch } from '../../stats/disk.js';
+import { REDIS_OWNER, redisConnectionCount, redisConnectionCounter, releaseRedisOwner } from '../../store/redis-connections.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router } from './router.js';
 
@@ -51,6 +53,8 @@ export interface StopReport {
 interface Link<Api> {
   api?: Remote<Api>;
   registrations?: MessagePort;
+  /** Front and cache actors: where the supervisor posts the link between them. */
+  cacheLinks?: MessagePort;
 }
 
 export class Supervisor extends EventEmitter implements SupervisorApi {
@@ -59,8 +63,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly inputs: SharedArrayBuffer[];
   private readonly frames: SharedArrayBuffer[];
   private readonly rows: SharedArrayBuffer[];
-  /** Redis connections open in any of this node's actors: one counter, so REDIS_MAX_CONNECTIONS is one ceiling. */
-  private readonly redisConnections = new SharedArrayBuffer(4);
+  /** Redis connections open in this node's actors, one counter each: REDIS_MAX_CONNECTIONS is one ceiling. */
+  private readonly redisConnections = redisConnectionCounter();
   private writer?: ActorHandle;
   private readonly writerLink: Link<WriterApi> = {};
   private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
@@ -74,6 +78,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly shardLinks: Link<ShardApi>[] = [];
   private front?: ActorHandle;
   private readonly frontLink: Link<FrontApi> = {};
+  private cache?: ActorHandle;
+  private readonly cacheLink: Link<CacheApi> = {};
   private feed?: Feed;
   private readonly startedAt = Date.now();
   private stopping?: Promise<StopReport>;
@@ -91,7 +97,17 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     this.disk = new DiskWatch(cfg.dataDir, cfg.diskMinFreeBytes, this.log);
   }
 
+  /** Starts everything; on failure, whatever did start is stopped again (and DATA_DIR released) before it rejects. */
   async start(): Promise<void> {
+    try {
+      await this.doStart();
+    } catch (e) {
+      await this.stop().catch((err: unknown) => this.log.debug('stop after a failed start also failed', { error: String(err) }));
+      throw e;
+    }
+  }
+
+  private async doStart(): Promise<void> {
     // Cheap checks first: an operator's mistake is reported before a database is started for nothing.
     const taken = await probePort(this.cfg.host, this.cfg.port);
     if (taken) {
@@ -109,6 +125,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
     if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
 
+    this.cache = this.supervise('cache', 'cache', () => this.prepareCache());
+    await this.cache.start();
     this.front = this.supervise('front', 'front', () => this.prepareFront());
     await this.front.start();
     for (let i = 0; i < this.cfg.shards; i++) {
@@ -213,6 +231,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
         this.writerLink.api = connect<WriterApi>(control.port1);
       },
       onGone: () => {
+        releaseRedisOwner(this.redisConnections, REDIS_OWNER.writer); // its sockets died with its thread
         if (this.writerLink.api) disconnect(this.writerLink.api);
         this.writerLink.api = undefined;
         control.port1.close();
@@ -225,31 +244,77 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const control = new MessageChannel();
     const supervisor = new MessageChannel();
     const registrations = new MessageChannel();
+    const cacheLinks = new MessageChannel();
     serve<SupervisorApi>(this, supervisor.port1);
     const init: FrontInit = {
       config: this.cfg, frames: this.frames, control: control.port2, supervisor: supervisor.port2,
       registrations: registrations.port2, symbols: [...this.router.registrations],
       database: this.cfg.persist && this.writerReady ? { url: this.databaseUrl, timescale: this.writerReady.timescale } : undefined,
-      redisConnections: this.redisConnections,
+      redisConnections: this.redisConnections, cacheLinks: cacheLinks.port2,
     };
     this.frontLink.registrations = registrations.port1;
     return {
       workerData: init,
-      transferList: [control.port2, supervisor.port2, registrations.port2],
+      transferList: [control.port2, supervisor.port2, registrations.port2, cacheLinks.port2],
       onReady: (m) => {
         this.port = m.port as number;
         this.frontLink.api = connect<FrontApi>(control.port1);
+        this.frontLink.cacheLinks = cacheLinks.port1;
+        this.linkFrontToCache();
       },
       onGone: () => {
+        releaseRedisOwner(this.redisConnections, REDIS_OWNER.front);
         if (this.frontLink.api) disconnect(this.frontLink.api);
         this.frontLink.api = undefined;
-        for (const p of [control.port1, supervisor.port1, registrations.port1]) p.close();
+        this.frontLink.cacheLinks = undefined;
+        for (const p of [control.port1, supervisor.port1, registrations.port1, cacheLinks.port1]) p.close();
       },
     };
   }
 
+  private prepareCache(): Spawned {
+    const control = new MessageChannel();
+    const registrations = new MessageChannel();
+    const links = new MessageChannel();
+    const init: CacheInit = {
+      config: this.cfg, databaseUrl: this.cfg.persist ? this.databaseUrl : undefined, control: control.port2, links: links.port2,
+      registrations: registrations.port2, symbols: [...this.router.registrations], redisConnections: this.redisConnections,
+    };
+    this.cacheLink.registrations = registrations.port1;
+    return {
+      workerData: init,
+      transferList: [control.port2, registrations.port2, links.port2],
+      onReady: () => {
+        this.cacheLink.api = connect<CacheApi>(control.port1);
+        this.cacheLink.cacheLinks = links.port1;
+        this.linkFrontToCache();
+      },
+      onGone: () => {
+        releaseRedisOwner(this.redisConnections, REDIS_OWNER.cache);
+        if (this.cacheLink.api) disconnect(this.cacheLink.api);
+        this.cacheLink.api = undefined;
+        this.cacheLink.cacheLinks = undefined;
+        for (const p of [control.port1, registrations.port1, links.port1]) p.close();
+      },
+    };
+  }
+
+  /**
+   * A fresh channel between the front and the cache actor, one end to each: called whenever
+   * either (re)starts, since a link dies with either of its two threads.
+   */
+  private linkFrontToCache(): void {
+    const front = this.frontLink.cacheLinks;
+    const cache = this.cacheLink.cacheLinks;
+    if (!front || !cache) return;
+    const c = new MessageChannel();
+    cache.postMessage(c.port2, [c.port2]);
+    front.postMessage(c.port1, [c.port1]);
+  }
+
   private announce(r: SymbolRegistration): void {
     this.frontLink.registrations?.postMessage(r);
+    this.cacheLink.registrations?.postMessage(r);
     this.writerLink.registrations?.postMessage(r);
     this.shardLinks[r.shard]?.registrations?.postMessage(r);
   }
@@ -272,7 +337,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       writer,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       feed: { name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed },
-      restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0),
+      restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0) + (this.cache?.restarts ?? 0) + (this.writer?.restarts ?? 0),
+      redis: this.cfg.redisUrl ? { connections: redisConnectionCount(this.redisConnections), maxConnections: this.cfg.redisMaxConnections } : undefined,
       shards,
     };
   }
@@ -283,6 +349,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       out[h.name] = h.state === 'running' ? { status: 'ok' } : { status: 'degraded', detail: h.state };
     }
     out.feed = this.feed ? { status: 'ok', detail: this.feed.name } : { status: 'down' };
+    const cache = this.cacheLink.api && (await within(this.cacheLink.api.status(), STATS_TIMEOUT_MS, undefined));
+    out.cache = cache ?? { status: 'degraded', detail: `cache actor ${this.cache?.state ?? 'not started'}` };
     if (this.cfg.persist) {
       try {
         const d = this.disk.state();
@@ -335,6 +403,11 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     return this.shards[i].kill();
   }
 
+  /** Kills the cache actor as a crash would; it is restarted, and the front linked to the new one. */
+  killCache(): Promise<void> {
+    return this.cache!.kill();
+  }
+
   shardState(i: number): string {
     return this.shards[i].state;
   }
@@ -367,6 +440,10 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     await Promise.all(this.shards.map((h) => h.stop()));
     await this.front?.stop(async () => {
       if (this.frontLink.api) await within(this.frontLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
+    });
+    // After the front (no request can reach it now), before the database (write-behind rows flush there).
+    await this.cache?.stop(async () => {
+      if (this.cacheLink.api) await within(this.cacheLink.api.close(), CLOSE_TIMEOUT_MS, undefined);
     });
     await this.embedded?.stop();
     this.dataDirLock?.release();

@@ -15,10 +15,12 @@ import { QueueConsumer } from '../../ring/spsc.js';
 import { Journal } from '../../store/journal.js';
 import { migrate } from '../../store/migrations.js';
 import { type BatchItem, RedisTier } from '../../store/redis-tier.js';
+import { REDIS_OWNER, nodeRedis } from '../../store/redis-connections.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { BatchBuilder, type ClosedBatch } from './batch.js';
 import { CommitQueue } from './commit-queue.js';
 import { RetentionSweeper } from './retention.js';
+import { journalRecordRows } from './journal-record.js';
 import type { WriterApi, WriterInit, WriterStats } from './messages.js';
 
 const BATCH_RECORDS = 1024;
@@ -81,7 +83,7 @@ export class WriterActor implements WriterApi {
   /** Opens the journal, migrates (if the database is up), starts taking rows. */
   async start(): Promise<{ timescale: boolean; journalPending: boolean; databaseUp: boolean }> {
     this.journal = await Journal.open(resolve(this.cfg.dataDir, 'journal'), {
-      maxBytes: this.cfg.journalMaxBytes, fsync: true, log: this.log,
+      maxBytes: this.cfg.journalMaxBytes, fsync: true, log: this.log, rowsOf: journalRecordRows,
     });
     const journalPending = this.journal.records > 0;
     let databaseUp = true;
@@ -97,10 +99,10 @@ export class WriterActor implements WriterApi {
     this.commits.dbUp = databaseUp;
     this.commitLoop = this.commits.run();
     if (journalPending && databaseUp) await this.commits.flushed(30_000); // replay before new rows
-    if (this.cfg.redisUrl) {
+    const redis = nodeRedis(this.cfg, this.init.redisConnections, REDIS_OWNER.writer);
+    if (redis) {
       this.redis = new RedisTier({
-        url: this.cfg.redisUrl, password: this.cfg.redisPassword, db: this.cfg.redisDb,
-        ttlSeconds: this.cfg.redisTtlSeconds, historyLength: this.cfg.redisHistoryLength,
+        connections: redis, ttlSeconds: this.cfg.redisTtlSeconds, historyLength: this.cfg.redisHistoryLength,
         channelPrefix: 'orderbook:', maxInFlight: 2, log: this.log,
       });
       // Redis is a cache: start without it and let the client reconnect in the background.

@@ -1,6 +1,6 @@
 // The HTTP face of the cache service: /api/v1/cache routes behind the rate limiter.
 
-import type { HttpReply, HttpRequest } from '../../actors/front/uws.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { CacheKeyError, CachePatternError, CacheSourceError, UnknownNamespaceError } from '../errors.js';
 import { ApiError, errorReply } from './replies.js';
 import { type Logger, logger } from '../../log.js';

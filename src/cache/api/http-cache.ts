@@ -4,7 +4,7 @@
 // responses with the same data are equivalent, not byte-identical — a weak validator (RFC 9110 §8.8.1).
 
 import { createHash } from 'node:crypto';
-import type { HttpReply, HttpRequest } from '../../actors/front/uws.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { ok } from './replies.js';
 
 export function etagOf(data: unknown): string {

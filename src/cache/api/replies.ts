@@ -1,7 +1,7 @@
 // The REST API's reply shapes: seed 002's `{success, data, cached, timestamp}` envelope and errors that name the field.
 
 import type { z } from 'zod';
-import type { HttpReply } from '../../actors/front/uws.js';
+import type { HttpReply } from '../../protocol/http.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly headers?: Record<string, string>) {

@@ -3,7 +3,7 @@
 // The route table is built once, without the services it calls: those (`deps`) come with each
 // request, so the table can be listed (GET / on the front) before any service exists.
 
-import type { HttpReply, HttpRequest } from '../../actors/front/uws.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 
 export interface RouteContext<D> {
   req: HttpRequest;

@@ -3,7 +3,7 @@
 // Routes hold no caching logic of their own: TTLs, tiers and strategies are the namespaces'
 // (config/cache-namespaces.json); keys are built by the service from the namespace patterns.
 
-import type { HttpReply, HttpRequest } from '../../actors/front/uws.js';
+import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { cachedOk } from './http-cache.js';
 import { ApiError, json, jsonBody, ok, parse } from './replies.js';
 import { Router, type RouteContext } from './router.js';

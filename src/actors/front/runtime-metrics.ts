@@ -4,9 +4,9 @@
 // the hot path keeps its plain counters and pays nothing for the exposition.
 
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
-import type { FrontStats } from '../actors/front/messages.js';
-import type { SupervisorStats } from '../actors/supervisor/messages.js';
-import type { LatencySummary } from './latency.js';
+import type { FrontStats } from './messages.js';
+import type { SupervisorStats } from '../supervisor/messages.js';
+import type { LatencySummary } from '../../stats/latency.js';
 
 export interface RuntimeSnapshot {
   front: FrontStats;
