@@ -20,6 +20,7 @@ import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import { BatchBuilder, type ClosedBatch } from './batch.js';
 import { CommitQueue } from './commit-queue.js';
 import { RetentionSweeper } from './retention.js';
+import { StartupError } from '../../errors.js';
 import { journalRecordRows } from './journal-record.js';
 import type { WriterApi, WriterInit, WriterStats } from './messages.js';
 
@@ -90,6 +91,9 @@ export class WriterActor implements WriterApi {
     try {
       await this.ensureSchema();
     } catch (e) {
+      // A database that answers but cannot be used as configured (TIMESCALEDB=on without the
+      // extension) is the operator's to fix: holding rows until it "returns" would never end.
+      if (e instanceof StartupError) throw e;
       databaseUp = false;
       this.log.warn('PostgreSQL unreachable at start: rows are held in memory, then journaled, until it returns', {
         error: (e as Error).message,
