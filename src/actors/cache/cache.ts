@@ -165,7 +165,8 @@ export class CacheActor implements CacheApi {
   status(): ComponentHealth {
     if (!this.ready) return { status: 'degraded', detail: `not connected: ${this.lastError}` };
     const redis = this.ready.cache.stats().redis.state;
-    return redis === 'ready' || redis === 'disabled' ? { status: 'ok', detail: `redis ${redis}` } : { status: 'degraded', detail: `redis ${redis}: memory tier only` };
+    if (redis === 'disabled') return { status: 'ok', detail: 'memory tier only (REDIS_URL not set)' };
+    return redis === 'ready' ? { status: 'ok', detail: 'redis ready' } : { status: 'degraded', detail: `redis ${redis}: memory tier only until it returns` };
   }
 
   async close(): Promise<void> {
