@@ -1,8 +1,8 @@
 // The one typed configuration of tickplant: schema with defaults, read from config/ and env, frozen.
 //
 // Precedence: defaults < JSON file (TICKPLANT_CONFIG, else config/tickplant.json if present)
-// < environment variables (the seeds' names where they have one). Only this file reads
-// process.env for settings; everything else receives a frozen Config.
+// < environment variables (ENV_NAMES below). Only this file reads process.env for settings;
+// everything else receives a frozen Config.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -104,7 +104,7 @@ export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapaci
   retention: string;
   symbols: readonly string[] | undefined;
   /**
-   * The cache service's namespaces, from CACHE_NAMESPACES_FILE with the seeds' TTL_* overrides
+   * The cache service's namespaces, from CACHE_NAMESPACES_FILE with the TTL_* overrides
    * applied: validated definitions, plain data so they cross to the front worker (which
    * compiles them again with parseNamespaces).
    */

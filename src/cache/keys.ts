@@ -1,9 +1,9 @@
 // Cache keys: compiled from a namespace's pattern (`price:{asset_type}:{symbol}`), built and checked in one place.
 //
-// Seed 001's `CacheKeys` rule — never format a key by hand — is enforced by construction: the
-// service takes (namespace, params) and builds the key here. A pattern is colon-separated
-// segments, each a literal or one `{placeholder}`; the first segment is a literal "tag" unique to
-// the namespace, so a key (and an invalidation message) maps back to one namespace.
+// Keys are never formatted by hand, and that is enforced by construction: the service takes
+// (namespace, params) and builds the key here. A pattern is colon-separated segments, each a
+// literal or one `{placeholder}`; the first segment is a literal "tag" unique to the namespace,
+// so a key (and an invalidation message) maps back to one namespace.
 //
 // Values are checked because they end up in Redis key names and SCAN globs:
 //   - 1..128 printable ASCII characters, no whitespace;

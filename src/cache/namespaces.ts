@@ -1,10 +1,10 @@
-// Cache namespaces: the schema of config/cache-namespaces.json, its cross-checks, and the seeds' TTL env overrides.
+// Cache namespaces: the schema of config/cache-namespaces.json, its cross-checks, and the TTL environment overrides (ttlEnv).
 //
 // One general mechanism configured per namespace: a namespace is a key pattern, a TTL, a
 // strategy, a memory budget, a compression threshold and optionally a source. Per-value TTL
-// classes (seed 001: crypto/stock 30 s, macro 300 s; predictions 1 s for hot symbols, 3 s for
-// the rest) are `ttlOverrides` on one namespace — the key stays `price:{asset_type}:{symbol}` as
-// the seed has it, and one namespace means one memory budget and one set of metrics.
+// classes (prices: crypto/stock 30 s, macro 300 s; predictions 1 s for hot symbols, 3 s for
+// the rest) are `ttlOverrides` on one namespace — every class keeps the one key pattern
+// `price:{asset_type}:{symbol}`, and one namespace means one memory budget and one set of metrics.
 //
 // Strategies (what get/set/delete do; see service.ts for the order of operations):
 //   cache-only     memory + Redis, never a source                              (sessions)
@@ -45,7 +45,7 @@ const namespaceSchema = z.strictObject({
   description: z.string().max(500).optional(),
   keyPattern: z.string().min(1).max(200),
   ttlSeconds: ttl,
-  /** Environment variable that overrides ttlSeconds (the seeds' TTL_*). */
+  /** Environment variable that overrides ttlSeconds (e.g. TTL_SIGNALS). */
   ttlEnv: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/).optional(),
   /** First match wins: a key whose `param` is one of `values` lives `ttlSeconds`. */
   ttlOverrides: z.array(overrideSchema).max(32).default([]),

@@ -1,7 +1,7 @@
 // User sessions on the `sessions` namespace: random ids, TTL sliding on each get, a per-user index, cleanup.
 //
-// A session is one value of the namespace (seed 002's shape: user_id, role, permissions,
-// created_at, last_activity, expires_at, plus the caller's fields). Each user's sessions are
+// A session is one value of the namespace (user_id, role, permissions, created_at,
+// last_activity, expires_at, plus the caller's fields). Each user's sessions are
 // indexed in a Redis sorted set `${prefix}_sidx:{user_id}` scored by expiry (ms), shared by every
 // node, and in a per-node map (the index while Redis is down; sessions created during an outage
 // are in memory only, on this node). Index entries of sessions that expired are skipped when

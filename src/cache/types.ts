@@ -44,7 +44,7 @@ export interface SourceItem<T = unknown> {
 }
 
 export interface SetOptions {
-  /** Overrides the namespace's TTL for this value (seed 002's `?ttl=`), 1 s … 30 days. */
+  /** Overrides the namespace's TTL for this value (the REST API's `?ttl=`), 1 s … 30 days. */
   ttlSeconds?: number;
 }
 

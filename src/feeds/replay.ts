@@ -2,8 +2,9 @@
 //
 // One line:
 //   {"symbol":"US.AAPL","ts":1717171717000,"type":"snapshot","bids":[[190.01,300],...],"asks":[[190.02,200],...]}
-// `ts` is ms since epoch or an ISO string; the seeds' names `timestamp`, `bid_levels` and
-// `ask_levels` are accepted too, and a level may be {"price","size"} or {"price","volume"}.
+// `ts` is ms since epoch or an ISO string; `timestamp`, `bid_levels` and `ask_levels` (the
+// names the published messages use) are accepted for `ts`, `bids` and `asks`, and a level may be
+// {"price","size"} or {"price","volume"}.
 // `type` defaults to "snapshot". A bad line is reported through sink.malformed("line N: …")
 // and skipped; replay never throws on input and never drops an accepted line: when the sink
 // is full it waits and offers the same update again, which pauses reading (backpressure).

@@ -90,7 +90,7 @@ export const M_TOTAL_VOLUME = 7;
 export const M_IMBALANCE = 8;
 export const M_MICROPRICE = 9;
 export const METRIC_COUNT = 10;
-/** JSON names of the metrics, seed 000's column names plus imbalance and microprice. */
+/** JSON names of the metrics: the same as their columns in order_book_data. */
 export const METRIC_NAMES = [
   'best_bid', 'best_ask', 'mid_price', 'spread', 'spread_percentage',
   'bid_volume', 'ask_volume', 'total_volume', 'imbalance', 'microprice',

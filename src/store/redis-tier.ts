@@ -23,7 +23,7 @@ export interface RedisKeys {
   channel(symbol: string): string;
 }
 
-/** Every Redis key and channel name is built here (seed 000: `orderbook:{symbol}:latest|history`). */
+/** Every Redis key and channel name is built here (`orderbook:{symbol}:latest|history` by default). */
 export function makeRedisKeys(keyPrefix = 'orderbook:', channelPrefix = 'orderbook:'): RedisKeys {
   return {
     latest: (s) => `${keyPrefix}${s}:latest`,
@@ -40,9 +40,9 @@ export interface RedisTierLog {
 export interface RedisTierOptions {
   /** Where the writer's connection comes from (REDIS_URL, the node's policy and ceiling). */
   connections: RedisConnections;
-  /** TTL of `:latest` and `:history`, seconds (seed: 3600). */
+  /** TTL of `:latest` and `:history`, seconds (REDIS_TTL_SECONDS, default 3600). */
   ttlSeconds: number;
-  /** Entries kept in `:history` (seed: 100). */
+  /** Entries kept in `:history` (REDIS_HISTORY_LENGTH, default 100). */
   historyLength: number;
   /** PUBLISH channel = channelPrefix + symbol (default bus: 'orderbook:'). */
   channelPrefix: string;

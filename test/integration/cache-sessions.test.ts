@@ -21,7 +21,7 @@ async function store(): Promise<{ cache: CacheService; sessions: SessionStore }>
 }
 
 describe('sessions', () => {
-  it('creates seed 002 shaped sessions with 192-bit random ids', async () => {
+  it('creates sessions with user_id, role, permissions and timestamps, and 192-bit random ids', async () => {
     const { sessions } = await store();
     const s = await sessions.create('user123', { role: 'trader', permissions: ['read', 'write'] });
     expect(s).toMatchObject({ user_id: 'user123', role: 'trader', permissions: ['read', 'write'] });

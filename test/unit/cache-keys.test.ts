@@ -18,7 +18,7 @@ function keyError(f: () => unknown): CacheKeyError {
 }
 
 describe('KeyPattern', () => {
-  it('builds seed 001 keys from params', () => {
+  it('builds keys from params', () => {
     expect(price.build({ asset_type: 'crypto', symbol: 'BTC' })).toBe('price:crypto:BTC');
     expect(chart.build({ symbol: 'BTC', timeframe: '1D' })).toBe('chart:BTC:1D');
     expect(new KeyPattern('ms', 'market_status').build({})).toBe('market_status');

@@ -1,4 +1,4 @@
-// Cache namespaces: the shipped config/cache-namespaces.json (the seeds' TTL classes), env overrides, and ConfigErrors.
+// Cache namespaces: the shipped config/cache-namespaces.json (its TTL classes), env overrides, and ConfigErrors.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ describe('the shipped namespaces', () => {
   const ns = byName(shipped());
   const ttl = (name: string, params: Record<string, string>) => new NamespaceState(ns[name]).ttlMs(params) / 1000;
 
-  it('carry the seeds\' TTL classes', () => {
+  it('carry their TTL classes: per asset type, per hot symbol, per namespace', () => {
     expect(ttl('prices', { asset_type: 'crypto', symbol: 'BTC' })).toBe(30);
     expect(ttl('prices', { asset_type: 'stock', symbol: 'NVDA' })).toBe(30);
     expect(ttl('prices', { asset_type: 'macro', symbol: 'GDP' })).toBe(300);
@@ -46,7 +46,7 @@ describe('the shipped namespaces', () => {
     expect(ns.price.source).toBe('price');
   });
 
-  it('use the seeds\' key patterns and strategies', () => {
+  it('use their key patterns and strategies', () => {
     expect(ns.prices.keys.build({ asset_type: 'crypto', symbol: 'BTC' })).toBe('price:crypto:BTC');
     expect(ns.predictions.keys.build({ symbol: 'BTC' })).toBe('prediction:BTC');
     expect(ns.ws_history.keys.build({ symbol: 'BTC', timeframe: '1D' })).toBe('ws_history:BTC:1D');
@@ -57,7 +57,7 @@ describe('the shipped namespaces', () => {
     expect(ns.options_chains.refreshAheadRatio).toBe(0.2);
   });
 
-  it('take TTLs from the seeds\' environment variables', () => {
+  it('take TTLs from the TTL_* environment variables', () => {
     const env = { TTL_STOCK_PRICES: '10', TTL_OPTIONS_DATA: '20', TTL_SIGNALS: '30', TTL_USER_SESSIONS: '40', TTL_ANALYTICS: '50', TTL_MARKET_STATUS: ' 5 ' };
     const o = byName(shipped(env));
     expect([o.stock_prices, o.options_chains, o.options_summary, o.signals, o.sessions, o.analytics, o.market_status].map((n) => n.ttlSeconds)).toEqual([10, 20, 20, 30, 40, 50, 5]);

@@ -1,5 +1,5 @@
 // CommitQueue ordering rules that need no database: a stop() during a journal replay keeps
-// the batches it journaled (regression: the replay used to truncate them afterwards).
+// the batches it journaled (regression: truncating the journal after the replay would lose them).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

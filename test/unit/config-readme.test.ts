@@ -12,7 +12,7 @@ const fromRoot = (path: string): string => fileURLToPath(new URL(`../../${path}`
 /** What the schema says: each variable's default (undefined: none). */
 const schemaDefaults = configSchema.parse({}) as Record<string, unknown>;
 const expected = new Map<string, unknown>(Object.entries(ENV_NAMES).map(([key, name]) => [name, schemaDefaults[key]]));
-// The seeds' TTL_* variables are declared by the cache namespaces file (each namespace's ttlEnv),
+// The TTL_* variables are declared by the cache namespaces file (each namespace's ttlEnv),
 // not by the schema; their default is the namespace's ttlSeconds.
 const namespacesFile = fromRoot(String(schemaDefaults.cacheNamespacesFile));
 const ttlDefaults = new Map<string, Set<number>>();
@@ -128,7 +128,7 @@ describe('README configuration table', () => {
         const computed = COMPUTED[name];
         if (computed) {
           if (text !== computed.words) wrong.push(`${name}: README says "${text}", the listed rule is "${computed.words}"`);
-          else if (!computed.holds()) wrong.push(`${name}: the rule "${computed.words}" no longer holds for the schema`);
+          else if (!computed.holds()) wrong.push(`${name}: the rule "${computed.words}" does not hold for the schema`);
           return;
         }
         if (want instanceof Set) {

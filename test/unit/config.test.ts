@@ -81,7 +81,7 @@ describe('loadConfig defaults', () => {
 });
 
 describe('loadConfig from the environment', () => {
-  it('reads the seeds\' variable names', () => {
+  it('reads the options from their environment variables (WEBSOCKET_PORT, DATABASE_URL, …)', () => {
     const c = load({
       WEBSOCKET_PORT: '9001',
       DATABASE_URL: 'postgres://u@localhost/tick',

@@ -19,7 +19,7 @@ function expectOrdered(s: LatencySummary): void {
 }
 
 describe('LatencyRecorder.summary', () => {
-  it('never reports p99.9 above max when the max sits inside an HDR bucket (144.174 ms, p99.9 was 144.255)', () => {
+  it('never reports p99.9 above max when the max sits inside an HDR bucket (max 144.174 ms, bucket top 144.255)', () => {
     const r = new LatencyRecorder();
     for (let i = 0; i < 998; i++) r.recordMs(1);
     r.recordMs(144.174);

@@ -14,7 +14,7 @@ import { SymbolStore, createStoreBuffer } from '../../src/ring/symbol-store.js';
 const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, depth: 5, logLevel: 'error' });
 const geometry = { depth: cfg.depth, rawCapacity: cfg.rawCapacity, historyCapacity: cfg.historyCapacity };
 
-describe('shard recovery (regression: a lost book took deltas as if it were empty)', () => {
+describe('shard recovery (regression: a lost book must not take deltas as if it were empty)', () => {
   it('rejects deltas as no_snapshot until a snapshot rebuilds the book, after a torn header', () => {
     const input = createQueueBuffer(1 << 16);
     const frames = createQueueBuffer(1 << 20);

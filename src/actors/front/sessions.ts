@@ -344,8 +344,8 @@ export class Sessions {
       sub.epoch = sub.sym.epoch;
       // Unknown, not lastSeq: frames published this loop turn may still be queued inside uWS,
       // and a socket that unsubscribes before they are flushed does not get them. Always come
-      // back through an explicit resync (it used to re-attach silently when nothing new was
-      // published meanwhile: a one-seq gap on every symbol of the connection).
+      // back through an explicit resync (re-attaching silently when nothing new was published
+      // meanwhile would leave a one-seq gap on every symbol of the connection).
       sub.deliveredSeq = -1;
       sub.maxReplay = 0; // conflate: the latest state, not the backlog
       sub.resyncReason = 'slow_consumer';

@@ -42,9 +42,9 @@ export class CacheHttp {
     let reply: HttpReply;
     try {
       if (this.d.limiter) {
-        // A key configured in RATE_LIMIT_PER_KEY has its own budget; any other request counts
-        // against its address (seed 002: X-API-Key for rate limiting). Keys are not checked, so an
-        // unknown key must not buy a fresh budget: rotating keys would make the limit void.
+        // An X-API-Key configured in RATE_LIMIT_PER_KEY has its own budget; any other request
+        // counts against its address. Keys are not checked, so an unknown key must not buy a
+        // fresh budget: rotating keys would make the limit void.
         const key = req.header('x-api-key');
         const decision = await this.d.limiter.check(key !== '' && this.d.limiter.knows(key) ? key : `ip:${req.remoteAddress}`);
         limitHeaders = {

@@ -1,4 +1,4 @@
-// The REST API's reply shapes: seed 002's `{success, data, cached, timestamp}` envelope and errors that name the field.
+// The REST API's reply shapes: the `{success, data, cached, timestamp}` envelope and errors that name the field.
 
 import type { z } from 'zod';
 import type { HttpReply } from '../../protocol/http.js';

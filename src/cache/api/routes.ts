@@ -1,4 +1,4 @@
-// The REST API under /api/v1/cache (seeds 002 and 004): each route validates, then calls the cache service.
+// The REST API under /api/v1/cache: each route validates, then calls the cache service.
 //
 // Routes hold no caching logic of their own: TTLs, tiers and strategies are the namespaces'
 // (config/cache-namespaces.json); keys are built by the service from the namespace patterns.

@@ -1,4 +1,4 @@
-// Every request body, path parameter and query parameter of /api/v1/cache, as zod schemas (seed 002's shapes).
+// Every request body, path parameter and query parameter of /api/v1/cache, as zod schemas.
 //
 // Bodies are strict objects: a misspelt field is a 400 naming it, never silently dropped.
 
