@@ -5,7 +5,10 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, checkRedis, ensureDatabase, ensureServices } from '../global-setup.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_TIMESCALE_URL, checkRedis, ensureDatabase, ensureServices, ensureTimescale } from '../global-setup.js';
 
 const DATABASE_URL = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL || DEFAULT_REDIS_URL;
@@ -82,6 +85,24 @@ describe('global setup: Redis', () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
     await expect(checkRedis(url)).rejects.toThrow(/^Redis is unreachable at REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED.*\): start redis-server or set REDIS_URL$/);
     await expect(ensureServices({ DATABASE_URL, REDIS_URL: url })).rejects.toThrow(/REDIS_URL/);
+  });
+});
+
+describe('the TimescaleDB server of the suite', () => {
+  it('is there (started by the machines\' setup script when it was not running), with its test database', async () => {
+    expect(await ensureTimescale(process.env.TIMESCALE_URL || DEFAULT_TIMESCALE_URL)).toBe('exists');
+  });
+
+  it('unreachable, with no setup script beside the checkout: one line naming TIMESCALE_URL and how to start one', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    await expect(ensureTimescale(url, '/nonexistent/setup.sh')).rejects.toThrow(/^TimescaleDB is unreachable at TIMESCALE_URL=.*: start one \(e\.g\. docker run .*timescale\/timescaledb:.*\) or set TIMESCALE_URL$/);
+  });
+
+  it('unreachable, and the setup script fails: its exit status and last line', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    const setup = join(mkdtempSync(join(tmpdir(), 'tickplant-setup-')), 'setup.sh');
+    writeFileSync(setup, 'echo "the build is for PostgreSQL 15" >&2; exit 3\n');
+    await expect(ensureTimescale(url, setup)).rejects.toThrow(/failed \(exit 3\): the build is for PostgreSQL 15$/);
   });
 });
 
