@@ -1,4 +1,4 @@
-// Baseline "ws, stringify per client": a `ws` server that JSON.stringifies each update for each subscriber (what the seeds' Python services do).
+// Baseline "ws, stringify per client": a `ws` server that JSON.stringifies each update for each subscriber (what a typical Python or Node service behind a chart does).
 // Run: SYMBOLS=A,B SIM_UPDATES_PER_SECOND=100 BOOK_DEPTH=5 node --import tsx bench/baselines/ws-stringify.ts  (prints `listening <port>`)
 
 import { MAX_BUFFERED_BYTES, startWsBaseline } from './ws-server.js';

@@ -47,7 +47,7 @@ export interface ScenarioResult {
   systems: SystemFigures[];
   ratios: Ratio[];
   series: Series[];
-  /** Targets from issue 4 and whether they were met; `bound` names the bottleneck where missed. */
+  /** The targets the scenario is held to and whether they were met; `bound` names the bottleneck where missed. */
   targets: { figure: string; target: string; measured: number | string; met: boolean; bound?: string }[];
   /** The load generator's own CPU, reported beside the server's. */
   generator?: { cpuSeconds: number; cpuShare: number };

@@ -6,8 +6,8 @@
 //   tickplant peek        CacheService.peek(): the synchronous memory-tier fast path
 //   tickplant get         await CacheService.get(): the general path (memory hit, one await)
 //   map (floor)           a plain Map of objects: the least any in-process cache can do
-//   map + JSON.parse      a Map of JSON strings parsed on every hit (seed 001's in-memory cache)
-//   redis GET             one awaited ioredis GET + JSON.parse per hit (the seeds' Redis-first cache)
+//   map + JSON.parse      a Map of JSON strings parsed on every hit (a common hand-written in-memory cache)
+//   redis GET             one awaited ioredis GET + JSON.parse per hit (a Redis-first cache)
 // Latency is timed per operation (process.hrtime.bigint, ~40 ns of it is the clock itself) in
 // nanoseconds; throughput is timed over whole batches without per-op clocks.
 

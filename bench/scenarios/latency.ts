@@ -4,7 +4,7 @@
 // 1. Find the maximum sustainable rate: tickplant (PERSIST=false, one shard) with 1,000 clients
 //    on 10 symbols, the per-symbol rate doubled per step; a step is sustained when the clients
 //    receive >= 98% of what was offered, with no gap, no resync, and p99 under 50 ms (the
-//    seeds' end-to-end promise). Fan-out's fixed offered load cannot give this: it saturates
+//    end-to-end promise made to chart users). Fan-out's fixed offered load cannot give this: it saturates
 //    some systems and idles others.
 // 2. At half that rate, measure every system for MEASURE_MS. Latency = the client's arrival
 //    time (CLOCK_REALTIME, C generator) minus the frame's timestamp, which the simulator takes

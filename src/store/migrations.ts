@@ -52,7 +52,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: 1,
     name: 'order_book_data',
-    // Seed 000's columns, widened: numeric(24,10) rather than (10,4) because crypto prices
+    // The order-book columns, widened: numeric(24,10) rather than (10,4) because crypto prices
     // need more than 6 integer digits (BTC in some quotes) and more than 4 decimals (most
     // altcoins); volumes numeric(30,10). Plus the sequence (seq, epoch) and two metrics.
     sql: `
