@@ -147,7 +147,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
     const available = opts.timescale !== 'off' && await timescaleAvailable(client);
     if (opts.timescale === 'on' && !available) {
       throw new StartupError(
-        "migrate: timescale is 'on' but the timescaledb extension is not available (pg_available_extensions) or not in shared_preload_libraries; install it or use timescale 'auto'",
+        "TIMESCALEDB=on, but the timescaledb extension is not available on DATABASE_URL's server (pg_available_extensions) or not in its shared_preload_libraries: install it there, or set TIMESCALEDB=auto",
         'store_timescale_unavailable');
     }
     const ctx: MigrationContext = { timescale: available, compressAfter, retention };
