@@ -1,7 +1,9 @@
 // Renders bench/README.md's results section and its SVG charts from bench/results/<scenario>.json.
 // Run: node --import tsx bench/render.ts   (npm run bench runs it after a full run)
 //
-// Reads every full-run result (not *.quick.json: quick runs are smoke tests), draws with
+// Reads every full-run result (not *.quick.json: quick runs are smoke tests) and, beside it, a
+// `<scenario>.before.json` (the same scenario run on an earlier architecture, kept for
+// comparison: its rows, ratios and curves are shown prefixed "before: …"), draws with
 // vega-lite compiled to vega and rendered headless (View.toSVG, no canvas), writes
 // bench/charts/<scenario>-<kind>.svg, and replaces what lies between the markers in
 // bench/README.md. Text outside the markers is hand-written and kept as it is.
@@ -10,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { ScenarioResult, Series } from './lib/report.js';
+import type { Ratio, ScenarioResult, Series } from './lib/report.js';
 
 // BENCH_DIR: render another directory laid out like bench/ (results/, charts/, README.md), e.g. to preview.
 const BENCH = process.env.BENCH_DIR ? new URL(`file://${process.env.BENCH_DIR.replace(/\/?$/, '/')}`) : new URL('./', import.meta.url);
@@ -20,19 +22,32 @@ const README = new URL('README.md', BENCH);
 const START = '<!-- results:start -->';
 const END = '<!-- results:end -->';
 /** bench/run.ts's order (importing run.ts would run it); other scenarios follow alphabetically. */
-const ORDER = ['fanout', 'latency', 'ingest', 'persist', 'redis', 'cache', 'snapshot', 'soak'];
+const ORDER = ['fanout', 'latency', 'ingest', 'persist', 'redis', 'cache', 'snapshot', 'api-load', 'soak'];
+/** What a scenario's `<scenario>.before.json` measured, as its rows are labelled. */
+const BEFORE_LABELS: Record<string, string> = { 'api-load': 'before: cache on the front thread' };
 
-function readResults(): ScenarioResult[] {
-  const out: ScenarioResult[] = [];
+/** A scenario's current result and, when kept, its before result; at least one of the two. */
+interface Rendered {
+  scenario: string;
+  current?: ScenarioResult;
+  before?: ScenarioResult;
+}
+
+function readResults(): Rendered[] {
+  const by = new Map<string, Rendered>();
   for (const f of readdirSync(RESULTS)) {
     if (!f.endsWith('.json') || f.endsWith('.quick.json')) continue;
     const r = JSON.parse(readFileSync(new URL(f, RESULTS), 'utf8')) as Partial<ScenarioResult>;
     // Only ScenarioResult files (bench/lib/report.ts); older probes wrote other shapes.
-    if (typeof r.scenario !== 'string' || !Array.isArray(r.systems) || `${r.scenario}.json` !== f) continue;
-    out.push(r as ScenarioResult);
+    if (typeof r.scenario !== 'string' || !Array.isArray(r.systems) || r.quick) continue;
+    const kind = f === `${r.scenario}.json` ? 'current' : f === `${r.scenario}.before.json` ? 'before' : null;
+    if (!kind) continue;
+    const entry = by.get(r.scenario) ?? { scenario: r.scenario };
+    entry[kind] = r as ScenarioResult;
+    by.set(r.scenario, entry);
   }
   const rank = (s: string) => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
-  return out.sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
+  return [...by.values()].sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
 }
 
 async function svg(spec: TopLevelSpec): Promise<string> {
@@ -103,27 +118,46 @@ function columns(r: ScenarioResult): string[] {
   return out;
 }
 
-async function section(r: ScenarioResult): Promise<string> {
-  const out: string[] = [`### ${r.scenario}`, ''];
-  const cols = columns(r);
+/** A ratio whose figure is better when smaller (e.g. latency under load ÷ without), its target an upper bound. */
+const lowerIsBetter = (q: Ratio) => (q as Ratio & { lowerIsBetter?: boolean }).lowerIsBetter === true;
+
+function subLine(r: ScenarioResult, how: string): string {
+  const m = r.machine;
+  const v = r.versions;
+  return `<sub>${how}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationS)} s; ` +
+    `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, load ${m.loadAverageAtStart.join(' ')} at start; ` +
+    `${Object.entries(v).filter(([, x]) => x !== 'absent').map(([k, x]) => `${k} ${x}`).join(', ')}; ` +
+    `parameters: \`${JSON.stringify(r.parameters)}\`</sub>`;
+}
+
+async function section({ scenario, current, before }: Rendered): Promise<string> {
+  // Without a current run the before result is shown alone, under its label.
+  const r: ScenarioResult = current ?? { ...before!, systems: [], ratios: [], series: [], targets: [], notes: [], generator: undefined };
+  const label = BEFORE_LABELS[scenario] ?? 'before';
+  const beforeSystems = (before?.systems ?? []).map((s) => ({ ...s, system: before!.systems.length === 1 ? label : `${label}: ${s.system}` }));
+  const systems = [...r.systems, ...beforeSystems];
+  const ratios = [...r.ratios, ...(before?.ratios ?? []).map((q) => ({ ...q, figure: `${label}: ${q.figure}` }))];
+  const out: string[] = [`### ${scenario}`, ''];
+  const cols = columns({ ...r, systems });
   out.push(`| system | ${cols.join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`);
-  for (const s of r.systems) out.push(`| ${cell(s.system)} | ${cols.map((c) => num(s.figures[c])).join(' | ')} |`);
+  for (const s of systems) out.push(`| ${cell(s.system)} | ${cols.map((c) => num(s.figures[c])).join(' | ')} |`);
   out.push('');
-  const sysNotes = r.systems.filter((s) => s.notes);
+  const sysNotes = systems.filter((s) => s.notes);
   if (sysNotes.length > 0) {
     for (const s of sysNotes) out.push(`- *${cell(s.system)}*: ${s.notes}`);
     out.push('');
   }
-  if (r.ratios.length > 0) {
-    out.push('| ratio (tickplant ÷ baseline) | value | target |', '| --- | ---: | --- |');
-    for (const q of r.ratios) {
-      const target = q.target === undefined ? '' : `≥ ${q.target}x: **${q.met ? 'met' : 'missed'}**`;
+  if (ratios.length > 0) {
+    const head = ratios.every(lowerIsBetter) ? 'ratio (lower is better)' : 'ratio (tickplant ÷ baseline)';
+    out.push(`| ${head} | value | target |`, '| --- | ---: | --- |');
+    for (const q of ratios) {
+      const target = q.target === undefined ? '' : `${lowerIsBetter(q) ? '≤' : '≥'} ${q.target}x: **${q.met ? 'met' : 'missed'}**`;
       out.push(`| ${cell(q.figure)} vs ${cell(q.against)} | ${q.value}x | ${target} |`);
     }
     out.push('');
   }
   if (r.targets.length > 0) {
-    out.push('Targets (issue 4):', '');
+    out.push('Targets:', '');
     for (const t of r.targets) {
       const measured = typeof t.measured === 'number' ? num(t.measured) : t.measured;
       out.push(`- ${t.figure} ${t.target}: ${measured} — **${t.met ? 'met' : 'missed'}**${t.met || !t.bound ? '' : `; bound: ${t.bound}`}`);
@@ -132,31 +166,28 @@ async function section(r: ScenarioResult): Promise<string> {
   }
   if (r.generator) out.push(`Load generator: ${num(r.generator.cpuSeconds)} CPU-s (${Math.round(r.generator.cpuShare * 100)}% of the run's CPU).`, '');
   for (const n of r.notes) out.push(`- ${n}`);
-  if (r.notes.length > 0) out.push('');
+  // The before run's own notes, where they differ from the current run's (its tree, its pairs).
+  const beforeNotes = (before?.notes ?? []).filter((n) => !r.notes.includes(n));
+  for (const n of beforeNotes) out.push(`- *${label}*: ${n}`);
+  if (r.notes.length + beforeNotes.length > 0) out.push('');
 
   mkdirSync(CHARTS, { recursive: true });
   const charts: string[] = [];
-  const latency = r.series.filter((s) => s.kind === 'latency-percentiles');
+  const beforeSeries = (before?.series ?? []).map((s) => ({ ...s, system: before!.systems.length === 1 ? label : `${label}: ${s.system}` }));
+  const latency = [...r.series, ...beforeSeries].filter((s) => s.kind === 'latency-percentiles');
   if (latency.length > 0) {
     writeFileSync(new URL(`${r.scenario}-latency.svg`, CHARTS), await svg(latencySpec(`${r.scenario}: latency by percentile`, latency)));
     charts.push(`![${r.scenario} latency percentiles](charts/${r.scenario}-latency.svg)`);
   }
-  const throughput = r.series.filter((s) => s.kind === 'throughput-over-time');
+  const throughput = [...r.series, ...beforeSeries].filter((s) => s.kind === 'throughput-over-time');
   if (throughput.length > 0) {
     writeFileSync(new URL(`${r.scenario}-throughput.svg`, CHARTS), await svg(throughputSpec(`${r.scenario}: throughput over time`, throughput)));
     charts.push(`![${r.scenario} throughput over time](charts/${r.scenario}-throughput.svg)`);
   }
   if (charts.length > 0) out.push(charts.join('\n'), '');
 
-  const m = r.machine;
-  const v = r.versions;
-  out.push(
-    `<sub>\`npm run bench -- ${r.scenario}\`, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationS)} s; ` +
-      `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, load ${m.loadAverageAtStart.join(' ')} at start; ` +
-      `${Object.entries(v).filter(([, x]) => x !== 'absent').map(([k, x]) => `${k} ${x}`).join(', ')}; ` +
-      `parameters: \`${JSON.stringify(r.parameters)}\`</sub>`,
-    '',
-  );
+  if (current) out.push(subLine(current, `\`npm run bench -- ${scenario}\``), '');
+  if (before) out.push(subLine(before, `${label}: \`node --import tsx bench/scenarios/${scenario}.ts\` in a checkout of that tree (bench/results/${scenario}.before.json)`), '');
   return out.join('\n');
 }
 
@@ -180,6 +211,7 @@ npm run bench -- persist --quick   # one scenario, small: a smoke test of the ha
 | persist | rows/s committed to PostgreSQL, 10-level JSONB books, while streaming | one INSERT per row, 1,000-row INSERTs, \`psql \\copy\` of the same rows (the floor) |
 | redis | commands/s of the writer's pipelines (SET/LPUSH/LTRIM/EXPIRE + PUBLISH per frame) | one awaited command at a time, ioredis auto-pipelining, \`redis-benchmark -P 32\` (the floor) |
 | snapshot | time to send today's history to a new subscriber; others' p99 meanwhile | the same without the snapshot |
+| api-load | WebSocket p50/p99/p99.9 while 8 HTTP clients hammer the cache REST API | the same stream without the API load |
 | soak | 10 minutes at 20,000 updates/s, 1,000 clients, full persistence | itself: losses, gaps, memory growth |
 
 Results are in \`bench/results/<scenario>.json\` (every figure, machine, versions, parameters); the

@@ -1,0 +1,75 @@
+// The C HTTP load generator from the scenarios' side: build it, run it for a while, read its one JSON line.
+//
+// bench/loadgen/httpload.c holds the loop (its header says what it counts): closed-loop GETs,
+// one TCP connection per request. Here: gcc into bench/.build/ (ignored) and a child process
+// per run, like loadgen.ts does for the WebSocket generator.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, statSync } from 'node:fs';
+import { ROOT } from './process.js';
+
+const SOURCE = `${ROOT}bench/loadgen/httpload.c`;
+const BINARY = `${ROOT}bench/.build/httpload`;
+/** Beyond its --seconds, how long the generator may take to exit before the run counts as failed. */
+const EXIT_GRACE_MS = 15_000;
+
+/** Compiles the generator when the binary is missing or older than its source. */
+export function buildHttpload(): string {
+  const stale = (() => {
+    try {
+      return statSync(BINARY).mtimeMs < statSync(SOURCE).mtimeMs;
+    } catch {
+      return true;
+    }
+  })();
+  if (stale) {
+    mkdirSync(`${ROOT}bench/.build`, { recursive: true });
+    execFileSync('gcc', ['-O2', '-Wall', '-o', BINARY, SOURCE], { stdio: 'inherit' });
+  }
+  return BINARY;
+}
+
+export interface HttploadOptions {
+  port: number;
+  path: string;
+  /** Concurrent requests, each on its own connection. */
+  conns: number;
+  seconds: number;
+  host?: string;
+  /** taskset core list, e.g. '1'. */
+  cpus?: string;
+}
+
+/** What httpload.c prints at the end (latencies in µs). */
+export interface HttploadResult {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  /** Answers by HTTP status, e.g. { "200": 80000 }. */
+  status: Record<string, number>;
+  errors: number;
+  errorKinds: Record<'connect' | 'reset' | 'noStatus' | 'timeout' | 'socket', number>;
+  bytes: number;
+  latencyUs: { p50: number; p99: number; p999: number; max: number };
+  /** The generator's own CPU (user + system). */
+  cpuSeconds: number;
+}
+
+/** Runs the generator for `seconds` and resolves with its figures; rejects when it fails. */
+export async function runHttpload(o: HttploadOptions): Promise<HttploadResult> {
+  const bin = buildHttpload();
+  const args = ['--port', String(o.port), '--path', o.path, '--conns', String(o.conns), '--seconds', String(o.seconds), '--host', o.host ?? '127.0.0.1'];
+  const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, bin, ...args]] : [bin, args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
+  const kill = setTimeout(() => child.kill('SIGKILL'), o.seconds * 1000 + EXIT_GRACE_MS);
+  const [code] = await once(child, 'exit');
+  clearTimeout(kill);
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`httpload failed (exit ${code}):\n${out.slice(-2000)}${err}`);
+  return JSON.parse(line) as HttploadResult;
+}

@@ -1,0 +1,282 @@
+// httpload: an epoll closed-loop HTTP/1.1 load generator, one new TCP connection per request, for the tickplant benchmarks.
+//
+// Build (the scenarios do it): gcc -O2 -o bench/.build/httpload bench/loadgen/httpload.c
+// Run:   httpload --port P --path /api/v1/cache/stock-prices/AAPL --conns 8 --seconds 20 [--host 127.0.0.1]
+//
+// Each of `conns` slots loops as fast as the server answers: connect (non-blocking) → send
+// `GET <path> HTTP/1.1` with `Connection: close` → read until the server closes (EOF) → record
+// the latency (connect start to EOF, CLOCK_MONOTONIC, µs) and the status code of the first line
+// → connect again. tickplant closes every HTTP connection after its response, so a connection
+// per request is what any client of it pays; the latency therefore includes the TCP handshake.
+// A refused or reset connection, an EOF before a status line, or no answer within 10 s is an
+// error (counted by kind, not a request) and the slot reconnects (after 10 ms when connecting
+// failed, so a server that is down is not hammered). Requests in flight when the time is up are
+// not counted. At the end it prints one JSON line: requests, seconds,
+// requestsPerSecond, status counts, errors (total and by kind), bytes received, the latency
+// p50/p99/p99.9/max in µs, and its own CPU seconds (getrusage), then exits 0.
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REQUEST_TIMEOUT_US 10000000LL
+#define RETRY_PAUSE_US 10000LL
+#define RBUF_BYTES 65536
+/* Histogram: exact below 2048 µs, then 1024 sub-buckets per power of two (< 0.1% error), as loadgen.c. */
+#define SUB 1024
+#define HBUCKETS (2048 + 21 * SUB)
+#define MAX_STATUS 600
+
+enum { ST_CONNECTING, ST_SENDING, ST_READING };
+enum { E_CONNECT, E_RESET, E_NO_STATUS, E_TIMEOUT, E_SOCKET, E_KINDS };
+static const char *error_names[E_KINDS] = { "connect", "reset", "noStatus", "timeout", "socket" };
+
+typedef struct {
+  int fd;
+  int state;
+  int64_t started_us;
+  int64_t retry_at_us; /* after a failed connect: when to try again (0: now) */
+  uint32_t sent; /* request bytes written so far */
+  char head[16]; /* the first bytes of the answer: `HTTP/1.1 200 …` */
+  uint32_t head_len;
+} slot_t;
+
+static const char *host = "127.0.0.1", *path = "/";
+static int port = 0, nslots = 0;
+static double seconds = 0;
+static slot_t *slots;
+static int epfd;
+static char request[2048];
+static uint32_t request_len;
+static struct sockaddr_in addr;
+
+static uint64_t requests, bytes, errors[E_KINDS], status_count[MAX_STATUS];
+static uint64_t hist[HBUCKETS];
+static int64_t max_us;
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int bucket_of(int64_t v) {
+  if (v < 0) v = 0;
+  if (v < 2048) return (int)v;
+  int msb = 63 - __builtin_clzll((uint64_t)v);
+  int shift = msb - 10;
+  int idx = 2048 + (shift - 1) * SUB + (int)((v >> shift) - SUB);
+  return idx < HBUCKETS ? idx : HBUCKETS - 1;
+}
+static int64_t value_of(int idx) {
+  if (idx < 2048) return idx;
+  int s = (idx - 2048) / SUB + 1;
+  int64_t top = (idx - 2048) % SUB + SUB;
+  return (top << s) + ((1LL << s) >> 1); /* the bucket's middle */
+}
+static int64_t percentile(double p) {
+  if (requests == 0) return 0;
+  uint64_t rank = (uint64_t)((p / 100.0) * (double)requests + 0.5);
+  if (rank < 1) rank = 1;
+  uint64_t seen = 0;
+  for (int i = 0; i < HBUCKETS; i++) {
+    seen += hist[i];
+    if (seen >= rank) return value_of(i);
+  }
+  return max_us;
+}
+
+static void start(slot_t *s);
+
+/* Ends the slot's connection and starts the next request at once (closed loop). */
+static void finish(slot_t *s, int error_kind) {
+  int64_t now = mono_us();
+  if (error_kind < 0) {
+    int status = 0;
+    if (s->head_len >= 12 && memcmp(s->head, "HTTP/1.", 7) == 0) status = atoi(s->head + 9);
+    if (status <= 0 || status >= MAX_STATUS) {
+      errors[E_NO_STATUS]++;
+    } else {
+      int64_t us = now - s->started_us;
+      requests++;
+      status_count[status]++;
+      hist[bucket_of(us)]++;
+      if (us > max_us) max_us = us;
+    }
+  } else {
+    errors[error_kind]++;
+  }
+  if (s->fd >= 0) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    close(s->fd);
+    s->fd = -1;
+  }
+  /* A server that refuses (not listening yet, or gone) is retried by the sweep after a pause,
+     not in a tight loop that would burn the core the server needs. */
+  if (error_kind == E_CONNECT || error_kind == E_SOCKET) s->retry_at_us = now + RETRY_PAUSE_US;
+  else start(s);
+}
+
+static void start(slot_t *s) {
+  s->started_us = mono_us();
+  s->sent = 0;
+  s->head_len = 0;
+  s->retry_at_us = 0;
+  s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->fd < 0) {
+    errors[E_SOCKET]++;
+    s->retry_at_us = s->started_us + RETRY_PAUSE_US;
+    return;
+  }
+  int one = 1;
+  setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  s->state = ST_CONNECTING;
+  if (connect(s->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+    /* EADDRNOTAVAIL (ephemeral ports exhausted) or refused at once: count, close, retry later */
+    errors[E_CONNECT]++;
+    close(s->fd);
+    s->fd = -1;
+    s->retry_at_us = s->started_us + RETRY_PAUSE_US;
+    return;
+  }
+  struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.ptr = s };
+  epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev);
+}
+
+static void on_event(slot_t *s, uint32_t events, char *rbuf) {
+  if (s->state == ST_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return finish(s, E_CONNECT);
+    s->state = ST_SENDING;
+  }
+  if (s->state == ST_SENDING) {
+    while (s->sent < request_len) {
+      ssize_t n = send(s->fd, request + s->sent, request_len - s->sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN) return;
+        return finish(s, E_RESET);
+      }
+      s->sent += (uint32_t)n;
+    }
+    s->state = ST_READING;
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
+    epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev);
+  }
+  if (s->state == ST_READING && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+    for (;;) {
+      ssize_t n = read(s->fd, rbuf, RBUF_BYTES);
+      if (n > 0) {
+        bytes += (uint64_t)n;
+        uint32_t take = sizeof s->head - s->head_len;
+        if (take > (uint32_t)n) take = (uint32_t)n;
+        memcpy(s->head + s->head_len, rbuf, take);
+        s->head_len += take;
+        continue;
+      }
+      if (n == 0) return finish(s, -1); /* EOF: the whole answer is in */
+      if (errno == EAGAIN) return;
+      if (errno == EINTR) continue;
+      /* A reset after a complete answer still carries its status: count it as answered. */
+      return finish(s, s->head_len >= 12 ? -1 : E_RESET);
+    }
+  }
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: httpload --port P --path /p --conns N --seconds S [--host 127.0.0.1]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (i + 1 >= argc) usage();
+    if (!strcmp(a, "--port")) port = atoi(argv[++i]);
+    else if (!strcmp(a, "--path")) path = argv[++i];
+    else if (!strcmp(a, "--conns")) nslots = atoi(argv[++i]);
+    else if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
+    else if (!strcmp(a, "--host")) host = argv[++i];
+    else usage();
+  }
+  if (port <= 0 || port > 65535 || nslots <= 0 || seconds <= 0 || path[0] != '/') usage();
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+    fprintf(stderr, "httpload: --host must be an IPv4 address: %s\n", host);
+    return 2;
+  }
+  int n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path, host, port);
+  if (n <= 0 || n >= (int)sizeof request) {
+    fprintf(stderr, "httpload: --path too long\n");
+    return 2;
+  }
+  request_len = (uint32_t)n;
+
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  slots = calloc((size_t)nslots, sizeof *slots);
+  char *rbuf = malloc(RBUF_BYTES);
+  struct epoll_event *evs = calloc((size_t)nslots, sizeof *evs);
+  if (epfd < 0 || !slots || !rbuf || !evs) {
+    perror("httpload");
+    return 1;
+  }
+  int64_t t0 = mono_us();
+  int64_t end = t0 + (int64_t)(seconds * 1e6);
+  for (int i = 0; i < nslots; i++) {
+    slots[i].fd = -1;
+    start(&slots[i]);
+  }
+  for (;;) {
+    int64_t now = mono_us();
+    if (now >= end) break;
+    int64_t wait_ms = (end - now) / 1000;
+    int k = epoll_wait(epfd, evs, nslots, wait_ms < 10 ? (int)wait_ms + 1 : 10);
+    if (k < 0 && errno != EINTR) {
+      perror("httpload: epoll_wait");
+      return 1;
+    }
+    for (int i = 0; i < k; i++) on_event(evs[i].data.ptr, evs[i].events, rbuf);
+    /* Slots without a socket (socket or connect failed) retry after their pause; stuck requests time out. */
+    now = mono_us();
+    for (int i = 0; i < nslots; i++) {
+      slot_t *s = &slots[i];
+      if (s->fd < 0) {
+        if (now >= s->retry_at_us) start(s);
+      } else if (now - s->started_us > REQUEST_TIMEOUT_US) finish(s, E_TIMEOUT);
+    }
+  }
+  double elapsed = (double)(mono_us() - t0) / 1e6;
+
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  uint64_t error_total = 0;
+  for (int e = 0; e < E_KINDS; e++) error_total += errors[e];
+  printf("{\"requests\":%llu,\"seconds\":%.3f,\"requestsPerSecond\":%.1f,\"status\":{", (unsigned long long)requests, elapsed, (double)requests / elapsed);
+  int first = 1;
+  for (int st = 0; st < MAX_STATUS; st++) {
+    if (!status_count[st]) continue;
+    printf("%s\"%d\":%llu", first ? "" : ",", st, (unsigned long long)status_count[st]);
+    first = 0;
+  }
+  printf("},\"errors\":%llu,\"errorKinds\":{", (unsigned long long)error_total);
+  for (int e = 0; e < E_KINDS; e++) printf("%s\"%s\":%llu", e ? "," : "", error_names[e], (unsigned long long)errors[e]);
+  printf("},\"bytes\":%llu,\"latencyUs\":{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld},\"cpuSeconds\":%.3f}\n",
+         (unsigned long long)bytes, (long long)percentile(50), (long long)percentile(99), (long long)percentile(99.9), (long long)max_us, cpu);
+  fflush(stdout);
+  return 0;
+}
