@@ -359,10 +359,6 @@ export class CacheService {
     return redis ? redis.run((c) => fn(c, redis.prefix)) : Promise.resolve(undefined);
   }
 
-  get redisReady(): boolean {
-    return this.tiers.redis?.ready ?? false;
-  }
-
   /** The Redis key prefix ('' without Redis). */
   get keyPrefix(): string {
     return this.tiers.redis?.prefix ?? '';

@@ -87,13 +87,13 @@ export class ReplayFeed implements Feed {
     });
   }
 
-  /** Non-empty lines read, over all passes. */
-  get lines(): number { return this.linesRead; }
-  /** Updates the sink accepted. */
-  get accepted(): number { return this.acceptedCount; }
-  get malformedCount(): number { return this.malformedLines; }
-  /** Snapshots cut down to maxLevels (still delivered). */
-  get truncated(): number { return this.truncatedCount; }
+  /**
+   * lines: non-empty lines read, over all passes; accepted: updates the sink took; malformed:
+   * lines reported as malformed; truncated: snapshots cut down to maxLevels (still delivered).
+   */
+  stats(): { lines: number; accepted: number; malformed: number; truncated: number } {
+    return { lines: this.linesRead, accepted: this.acceptedCount, malformed: this.malformedLines, truncated: this.truncatedCount };
+  }
   /** Offers refused by a full sink and retried. */
   get retries(): number { return this.retryCount; }
 

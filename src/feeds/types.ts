@@ -40,4 +40,6 @@ export interface Feed {
   readonly name: string;
   start(sink: FeedSink): void;
   stop(): Promise<void>;
+  /** The feed's own counters, shown in /stats beside the router's (e.g. a replay's lines read). */
+  stats?(): Record<string, number>;
 }

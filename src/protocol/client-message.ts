@@ -20,7 +20,6 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
-export type ClientAction = (typeof CLIENT_ACTIONS)[number];
 
 /** Where a resuming client stopped: the last `seq` it received, of sequence `epoch`. */
 export interface ResumePoint {

@@ -102,7 +102,7 @@ describe('Redis outage', () => {
     expect(await redisUp(a)).toBe('1');
 
     proxy.cut();
-    await until('the cache to notice', () => !a.redisReady);
+    await until('the cache to notice', () => a.stats().redis.state !== 'ready');
 
     // Reads and writes keep working from memory; none throws.
     expect(await a.get('kv', { id: 'before' })).toEqual({ value: { v: 'before' }, tier: 'memory' });
@@ -148,7 +148,7 @@ describe('Redis outage', () => {
     expect(late.peek('kv', { id: 'shared' })).toEqual({ v: 'local' });
 
     await proxy.restore();
-    await until('Redis to come up', () => late.redisReady);
+    await until('Redis to come up', () => late.stats().redis.state === 'ready');
     const other = await node(Number(REDIS_PORT));
     // The subscriber connects on its own schedule: retry the write until `late` drops its copy.
     await until('the invalidation to reach the late node', async () => {

@@ -74,10 +74,7 @@ describe('ReplayFeed parsing', () => {
     expect(r.malformed[4]).toBe('line 10: delta has more than maxLevels (3) levels on a side');
     expect(r.malformed[5]).toBe('line 11: missing ts');
     expect(r.malformed[6]).toMatch(/^line 12: type: /);
-    expect(feed.lines).toBe(11); // the blank line is not counted
-    expect(feed.accepted).toBe(4);
-    expect(feed.malformedCount).toBe(7);
-    expect(feed.truncated).toBe(1);
+    expect(feed.stats()).toEqual({ lines: 11, accepted: 4, malformed: 7, truncated: 1 }); // the blank line is not counted
   });
 
   it('rejects done with a ReplayError naming the path when the file cannot be read', async () => {
@@ -135,7 +132,7 @@ describe('ReplayFeed backpressure', () => {
     feed.start(r.sink);
     await feed.done;
     expect(r.seen.map((s) => s.bids[0][1])).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(feed.accepted).toBe(20);
+    expect(feed.stats().accepted).toBe(20);
     expect(feed.retries).toBe(r.calls() - 20);
     expect(feed.retries).toBeGreaterThanOrEqual(3);
   });
@@ -146,7 +143,7 @@ describe('ReplayFeed loop and stop', () => {
     const feed = new ReplayFeed({ path: file('loop.ndjson', paced(3, 1)), speed: 0, maxLevels: 2, loop: true });
     const r = recorder();
     feed.start(r.sink);
-    while (feed.accepted < 9) await new Promise((res) => setTimeout(res, 1));
+    while (feed.stats().accepted < 9) await new Promise((res) => setTimeout(res, 1));
     await feed.stop();
     await feed.done;
     const calls = r.calls();
@@ -159,7 +156,7 @@ describe('ReplayFeed loop and stop', () => {
     const feed = new ReplayFeed({ path: file('slow.ndjson', paced(2, 3_600_000)), speed: 1, maxLevels: 2 });
     const r = recorder();
     feed.start(r.sink);
-    while (feed.accepted < 1) await new Promise((res) => setTimeout(res, 1));
+    while (feed.stats().accepted < 1) await new Promise((res) => setTimeout(res, 1));
     const t = performance.now();
     await feed.stop();
     await feed.done;

@@ -10,7 +10,7 @@ export interface ComponentHealth {
 
 export interface SupervisorStats {
   uptimeS: number;
-  feed: { name: string; offered: number; queueFullDrops: number; malformed: number; lastMalformed?: string };
+  feed: { name: string; offered: number; queueFullDrops: number; malformed: number; lastMalformed?: string; own?: Record<string, number> };
   restarts: number;
   shards: (ShardStats | { index: number; status: string })[];
   writer?: WriterStats;

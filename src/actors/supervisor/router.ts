@@ -109,8 +109,4 @@ export class Router implements FeedSink {
     this.counters.lastMalformed = reason;
   }
 
-  /** Bytes queued towards each shard. */
-  queueDepths(): number[] {
-    return this.inputs.map((q) => q.capacity - q.free());
-  }
 }

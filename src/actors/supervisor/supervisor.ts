@@ -336,7 +336,10 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     return {
       writer,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
-      feed: { name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed },
+      feed: {
+        name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed,
+        own: this.feed?.stats?.(),
+      },
       restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0) + (this.cache?.restarts ?? 0) + (this.writer?.restarts ?? 0),
       redis: this.cfg.redisUrl ? { connections: redisConnectionCount(this.redisConnections), maxConnections: this.cfg.redisMaxConnections } : undefined,
       shards,

@@ -56,7 +56,7 @@ export const cacheRoutes = new Router<CacheApiDeps>()
   .add('GET', '/stock-prices/latest', 'cached prices of ?symbols=A,B,… (null where missing)', async (ctx) => {
     const c = ctx.deps.cache;
     const symbols = parse(S.query.symbols, ctx.req.query.get('symbols') ?? '', 'query.symbols');
-    const hits = await Promise.all(symbols.map((symbol) => c.get(NS.stockPrices, { symbol })));
+    const hits = await c.getMany(NS.stockPrices, symbols.map((symbol) => ({ symbol })));
     const data: Record<string, unknown> = {};
     symbols.forEach((s, i) => (data[s] = hits[i]?.value ?? null));
     return cachedOk(ctx.req, data, c.ttlSeconds(NS.stockPrices), { missing: symbols.filter((_, i) => hits[i] === undefined) });
