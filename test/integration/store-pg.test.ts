@@ -9,7 +9,7 @@ import {
   rawRecordFields,
 } from '../../src/ring/layout.js';
 import { type BatchProgress, copyBatch, loadLastRow, loadProgress } from '../../src/store/copy-batch.js';
-import { historySql, queryHistory } from '../../src/store/history-query.js';
+import { queryHistory } from '../../src/store/history-query.js';
 import { applyRetention, migrate } from '../../src/store/migrations.js';
 import { CopyRowEncoder } from '../../src/store/row-encoder.js';
 
@@ -341,40 +341,6 @@ describe('queryHistory (plain PostgreSQL)', () => {
   it('rejects bad resolution and limit naming them', async () => {
     await expect(q({ resolutionMs: 0 })).rejects.toThrow(/resolutionMs/);
     await expect(q({ limit: 1.5 })).rejects.toThrow(/limit/);
-  });
-
-  it('the TimescaleDB text runs and agrees, given stand-ins for time_bucket() and last()', async () => {
-    // Plain SQL stand-ins with TimescaleDB's signatures and semantics, for the (time, seq) key
-    // used here: this checks the generated statement parses and picks the same rows.
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`
-        create function time_bucket(w interval, ts timestamptz, origin timestamptz) returns timestamptz
-          language sql immutable as $$ select date_bin(w, ts, origin) $$;
-        create function tp_last_step(s jsonb, v anyelement, k record) returns jsonb language plpgsql immutable as $$
-          declare kj jsonb := to_jsonb(k);
-          begin
-            if s is null or ((kj->>'f1')::timestamptz, (kj->>'f2')::bigint)
-                          > ((s->'k'->>'f1')::timestamptz, (s->'k'->>'f2')::bigint) then
-              return jsonb_build_object('v', to_jsonb(v), 'k', kj);
-            end if;
-            return s;
-          end $$;
-        create function tp_last_final(s jsonb, v anyelement, k record) returns anyelement language plpgsql immutable as $$
-          begin $0 := s->>'v'; return $0; end $$;
-        create aggregate last(anyelement, record) (sfunc = tp_last_step, stype = jsonb, finalfunc = tp_last_final, finalfunc_extra);
-      `);
-      const sql = historySql(true);
-      for (const res of [1000, 60_000]) {
-        const got = await client.query(sql, ['HIST', T0, T0 + 10_000, res, 100]);
-        const want = await client.query(historySql(false), ['HIST', T0, T0 + 10_000, res, 100]);
-        expect(got.rows).toEqual(want.rows);
-      }
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
   });
 });
 
