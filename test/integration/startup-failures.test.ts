@@ -27,7 +27,9 @@ function holdPort(port: number): Promise<Server> {
 
 beforeAll(async () => {
   dep = await createDeployment();
-  first = startMain({ ...cheap, DATABASE_URL: dep.url, DATA_DIR: dep.dataDir, WEBSOCKET_PORT: '0' });
+  // A fixed port, as an operator's: a server bound to port 0 gets an ephemeral port that a
+  // reuse-port listener could not join anyway, which would hide the sharing this file tests.
+  first = startMain({ ...cheap, DATABASE_URL: dep.url, DATA_DIR: dep.dataDir, WEBSOCKET_PORT: String(await freePort()) });
   firstPort = await first.port();
 });
 
