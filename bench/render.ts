@@ -6,7 +6,9 @@
 // comparison: its rows, ratios and curves are shown prefixed "before: …"), draws with
 // vega-lite compiled to vega and rendered headless (View.toSVG, no canvas), writes
 // bench/charts/<scenario>-<kind>.svg, and replaces what lies between the markers in
-// bench/README.md. Text outside the markers is hand-written and kept as it is.
+// bench/README.md. Text outside the markers is hand-written and kept as it is. A scenario that
+// measures in phases (parameters.phases: name, figure-name suffix, label; e.g. api-load) gets
+// one column per phase and run, one row per figure, instead of one row per system.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as vega from 'vega';
@@ -104,6 +106,60 @@ const num = (v: number | undefined): string => {
 };
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** A phase of a phased scenario, as its parameters.phases lists it (without a name, its label is its name). */
+interface PhaseSpec {
+  name: string;
+  suffix: string;
+  label: string;
+}
+
+function phasesOf(r: ScenarioResult | undefined): PhaseSpec[] | undefined {
+  const p = r?.parameters.phases;
+  if (!Array.isArray(p) || p.length === 0) return undefined;
+  const ok = p.every((x: Partial<PhaseSpec>) => typeof x?.suffix === 'string' && typeof x.label === 'string');
+  return ok ? (p as PhaseSpec[]).map((x) => ({ ...x, name: typeof x.name === 'string' ? x.name : x.label })) : undefined;
+}
+
+/**
+ * A phased scenario's figures: a column per (run, system, phase), a row per figure name without
+ * its phase suffix; figures of no phase (no suffix matches) are listed under the table.
+ * `head`: the run's word in its columns' headings ('' for the current run, 'before').
+ */
+function phasedTable(scenario: string, runs: { head: string; label: string; r: ScenarioResult }[]): string[] {
+  const cols: { head: string; figures: Record<string, number> }[] = [];
+  const rowsOrder: string[] = [];
+  const unphased: string[] = [];
+  for (const { head, label, r } of runs) {
+    const phases = phasesOf(r)!;
+    // Longest suffix first, so that one suffix ending another never takes its figures.
+    const bySuffix = [...phases].sort((x, y) => y.suffix.length - x.suffix.length);
+    for (const s of r.systems) {
+      const who = [head, r.systems.length > 1 ? s.system : ''].filter(Boolean).join(' ');
+      const per = new Map(phases.map((ph) => [ph.suffix, {} as Record<string, number>]));
+      for (const [k, v] of Object.entries(s.figures)) {
+        const ph = bySuffix.find((x) => k.endsWith(x.suffix) && k.length > x.suffix.length);
+        if (!ph) {
+          unphased.push(`${[label, s.system].filter(Boolean).join(': ')}: ${k} ${num(v)}`);
+          continue;
+        }
+        const base = k.slice(0, -ph.suffix.length);
+        if (!rowsOrder.includes(base)) rowsOrder.push(base);
+        per.get(ph.suffix)![base] = v;
+      }
+      for (const ph of phases) cols.push({ head: who ? `${who} ${ph.name}` : ph.name, figures: per.get(ph.suffix)! });
+    }
+  }
+  const out = [`| figure | ${cols.map((c) => cell(c.head)).join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`];
+  for (const row of rowsOrder) out.push(`| ${row} | ${cols.map((c) => num(c.figures[row])).join(' | ')} |`);
+  out.push('');
+  const legend = new Map<string, string>();
+  for (const { r } of runs) for (const ph of phasesOf(r)!) legend.set(ph.name, ph.label);
+  const others = runs.filter((x) => x.head).map((x) => `"${x.head} …": ${x.label} (bench/results/${scenario}.${x.head}.json)`);
+  out.push(`Phases: ${[...legend.values()].join('; ')}.${others.length > 0 ? ` Columns ${others.join('; ')}.` : ''}`, '');
+  if (unphased.length > 0) out.push(...unphased.map((u) => `- ${u}`), '');
+  return out;
+}
+
 /** The figures in the order the scenario wrote them, each `xPerServerCpuSecond` right after its `xPerSecond`. */
 function columns(r: ScenarioResult): string[] {
   const all = [...new Set(r.systems.flatMap((s) => Object.keys(s.figures)))];
@@ -138,10 +194,17 @@ async function section({ scenario, current, before }: Rendered): Promise<string>
   const systems = [...r.systems, ...beforeSystems];
   const ratios = [...r.ratios, ...(before?.ratios ?? []).map((q) => ({ ...q, figure: `${label}: ${q.figure}` }))];
   const out: string[] = [`### ${scenario}`, ''];
-  const cols = columns({ ...r, systems });
-  out.push(`| system | ${cols.join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`);
-  for (const s of systems) out.push(`| ${cell(s.system)} | ${cols.map((c) => num(s.figures[c])).join(' | ')} |`);
-  out.push('');
+  if (phasesOf(current ?? before) && (!before || phasesOf(before)) && (!current || phasesOf(current))) {
+    out.push(...phasedTable(scenario, [
+      ...(current ? [{ head: '', label: '', r: current }] : []),
+      ...(before ? [{ head: 'before', label, r: before }] : []),
+    ]));
+  } else {
+    const cols = columns({ ...r, systems });
+    out.push(`| system | ${cols.join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`);
+    for (const s of systems) out.push(`| ${cell(s.system)} | ${cols.map((c) => num(s.figures[c])).join(' | ')} |`);
+    out.push('');
+  }
   const sysNotes = systems.filter((s) => s.notes);
   if (sysNotes.length > 0) {
     for (const s of sysNotes) out.push(`- *${cell(s.system)}*: ${s.notes}`);
@@ -211,7 +274,7 @@ npm run bench -- persist --quick   # one scenario, small: a smoke test of the ha
 | persist | rows/s committed to PostgreSQL, 10-level JSONB books, while streaming | one INSERT per row, 1,000-row INSERTs, \`psql \\copy\` of the same rows (the floor) |
 | redis | commands/s of the writer's pipelines (SET/LPUSH/LTRIM/EXPIRE + PUBLISH per frame) | one awaited command at a time, ioredis auto-pipelining, \`redis-benchmark -P 32\` (the floor) |
 | snapshot | time to send today's history to a new subscriber; others' p99 meanwhile | the same without the snapshot |
-| api-load | WebSocket p50/p99/p99.9 while 8 HTTP clients hammer the cache REST API | the same stream without the API load |
+| api-load | WebSocket p50/p99/p99.9 while 8 HTTP clients GET a cached price, and while 8 POST ~200 KB JSON values | the same stream without the API load |
 | soak | 10 minutes at 20,000 updates/s, 1,000 clients, full persistence | itself: losses, gaps, memory growth |
 
 Results are in \`bench/results/<scenario>.json\` (every figure, machine, versions, parameters); the

@@ -1,7 +1,7 @@
 // The C HTTP load generator from the scenarios' side: build it, run it for a while, read its one JSON line.
 //
-// bench/loadgen/httpload.c holds the loop (its header says what it counts): closed-loop GETs,
-// one TCP connection per request. Here: gcc into bench/.build/ (ignored) and a child process
+// bench/loadgen/httpload.c holds the loop (its header says what it counts): closed-loop
+// requests (GETs, or POSTs of a file's bytes), one TCP connection per request. Here: gcc into bench/.build/ (ignored) and a child process
 // per run, like loadgen.ts does for the WebSocket generator.
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -32,7 +32,14 @@ export function buildHttpload(): string {
 
 export interface HttploadOptions {
   port: number;
-  path: string;
+  /** One path, or several taken in turn, request after request. */
+  path: string | string[];
+  /** GET unless given. */
+  method?: string;
+  /** Each request sends this file's bytes as its body (with Content-Length). */
+  bodyFile?: string;
+  /** The body's Content-Type; application/octet-stream unless given. */
+  contentType?: string;
   /** Concurrent requests, each on its own connection. */
   conns: number;
   seconds: number;
@@ -48,9 +55,14 @@ export interface HttploadResult {
   requestsPerSecond: number;
   /** Answers by HTTP status, e.g. { "200": 80000 }. */
   status: Record<string, number>;
+  /** Answers with a 2xx status, and with any other. */
+  status2xx: number;
+  statusOther: number;
   errors: number;
   errorKinds: Record<'connect' | 'reset' | 'noStatus' | 'timeout' | 'socket', number>;
+  /** Bytes received, and sent (request heads and bodies). */
   bytes: number;
+  bytesSent: number;
   latencyUs: { p50: number; p99: number; p999: number; max: number };
   /** The generator's own CPU (user + system). */
   cpuSeconds: number;
@@ -59,7 +71,10 @@ export interface HttploadResult {
 /** Runs the generator for `seconds` and resolves with its figures; rejects when it fails. */
 export async function runHttpload(o: HttploadOptions): Promise<HttploadResult> {
   const bin = buildHttpload();
-  const args = ['--port', String(o.port), '--path', o.path, '--conns', String(o.conns), '--seconds', String(o.seconds), '--host', o.host ?? '127.0.0.1'];
+  const args = [
+    '--port', String(o.port), ...[o.path].flat().flatMap((p) => ['--path', p]), '--conns', String(o.conns), '--seconds', String(o.seconds), '--host', o.host ?? '127.0.0.1',
+    ...(o.method ? ['--method', o.method] : []), ...(o.bodyFile ? ['--body-file', o.bodyFile] : []), ...(o.contentType ? ['--content-type', o.contentType] : []),
+  ];
   const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, bin, ...args]] : [bin, args];
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

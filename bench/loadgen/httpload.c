@@ -2,17 +2,25 @@
 //
 // Build (the scenarios do it): gcc -O2 -o bench/.build/httpload bench/loadgen/httpload.c
 // Run:   httpload --port P --path /api/v1/cache/stock-prices/AAPL --conns 8 --seconds 20 [--host 127.0.0.1]
+//        httpload --port P --path /a/k1 --path /a/k2 --conns 8 --seconds 20
+//                 --method POST --body-file value.json --content-type application/json
 //
 // Each of `conns` slots loops as fast as the server answers: connect (non-blocking) → send
-// `GET <path> HTTP/1.1` with `Connection: close` → read until the server closes (EOF) → record
-// the latency (connect start to EOF, CLOCK_MONOTONIC, µs) and the status code of the first line
-// → connect again. tickplant closes every HTTP connection after its response, so a connection
-// per request is what any client of it pays; the latency therefore includes the TCP handshake.
+// `<method> <path> HTTP/1.1` with `Connection: close` (and, with --body-file, Content-Type,
+// Content-Length and the file's bytes as the body) → read until the server closes (EOF) →
+// record the latency (connect start to EOF, CLOCK_MONOTONIC, µs) and the status code of the
+// first line → connect again. The method defaults to GET; --path may be given several times,
+// each new request taking the next path in turn (all slots share one rotation), so a POST load
+// can replace a few entries rather than one. An answer that arrives while the body is still
+// being sent (a 413, say) is read and counted like any other. tickplant closes every HTTP
+// connection after its response, so a connection per request is what any client of it pays;
+// the latency therefore includes the TCP handshake.
 // A refused or reset connection, an EOF before a status line, or no answer within 10 s is an
 // error (counted by kind, not a request) and the slot reconnects (after 10 ms when connecting
 // failed, so a server that is down is not hammered). Requests in flight when the time is up are
 // not counted. At the end it prints one JSON line: requests, seconds,
-// requestsPerSecond, status counts, errors (total and by kind), bytes received, the latency
+// requestsPerSecond, status counts, the answers with a 2xx status and the others
+// (status2xx, statusOther), errors (total and by kind), bytes sent and received, the latency
 // p50/p99/p99.9/max in µs, and its own CPU seconds (getrusage), then exits 0.
 
 #define _GNU_SOURCE
@@ -27,6 +35,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +46,8 @@
 #define SUB 1024
 #define HBUCKETS (2048 + 21 * SUB)
 #define MAX_STATUS 600
+#define MAX_PATHS 64
+#define HEAD_BYTES 4096
 
 enum { ST_CONNECTING, ST_SENDING, ST_READING };
 enum { E_CONNECT, E_RESET, E_NO_STATUS, E_TIMEOUT, E_SOCKET, E_KINDS };
@@ -47,21 +58,26 @@ typedef struct {
   int state;
   int64_t started_us;
   int64_t retry_at_us; /* after a failed connect: when to try again (0: now) */
+  const char *req; /* this request's bytes (one of requests_text[]) */
+  uint32_t req_len;
   uint32_t sent; /* request bytes written so far */
   char head[16]; /* the first bytes of the answer: `HTTP/1.1 200 …` */
   uint32_t head_len;
 } slot_t;
 
-static const char *host = "127.0.0.1", *path = "/";
+static const char *host = "127.0.0.1", *method = "GET", *body_file, *content_type = "application/octet-stream";
+static const char *paths[MAX_PATHS];
+static int npaths = 0, next_path = 0;
 static int port = 0, nslots = 0;
 static double seconds = 0;
 static slot_t *slots;
 static int epfd;
-static char request[2048];
-static uint32_t request_len;
+/* One complete request (head and body) per path, built once. */
+static char *requests_text[MAX_PATHS];
+static uint32_t requests_len[MAX_PATHS];
 static struct sockaddr_in addr;
 
-static uint64_t requests, bytes, errors[E_KINDS], status_count[MAX_STATUS];
+static uint64_t requests, bytes, bytes_sent, errors[E_KINDS], status_count[MAX_STATUS];
 static uint64_t hist[HBUCKETS];
 static int64_t max_us;
 
@@ -130,6 +146,9 @@ static void finish(slot_t *s, int error_kind) {
 
 static void start(slot_t *s) {
   s->started_us = mono_us();
+  s->req = requests_text[next_path];
+  s->req_len = requests_len[next_path];
+  next_path = (next_path + 1) % npaths;
   s->sent = 0;
   s->head_len = 0;
   s->retry_at_us = 0;
@@ -154,6 +173,29 @@ static void start(slot_t *s) {
   epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev);
 }
 
+#define DRAIN_WAIT (-1) /* the socket is empty: wait for more */
+#define DRAIN_DONE (-2) /* EOF, or a reset after the status line: the answer is complete */
+
+/* Reads what the socket holds: DRAIN_WAIT, DRAIN_DONE, or an error kind (E_RESET). */
+static int drain(slot_t *s, char *rbuf) {
+  for (;;) {
+    ssize_t n = read(s->fd, rbuf, RBUF_BYTES);
+    if (n > 0) {
+      bytes += (uint64_t)n;
+      uint32_t take = sizeof s->head - s->head_len;
+      if (take > (uint32_t)n) take = (uint32_t)n;
+      memcpy(s->head + s->head_len, rbuf, take);
+      s->head_len += take;
+      continue;
+    }
+    if (n == 0) return DRAIN_DONE; /* EOF: the whole answer is in */
+    if (errno == EAGAIN) return DRAIN_WAIT;
+    if (errno == EINTR) continue;
+    /* A reset after a complete status line still carries its status: count it as answered. */
+    return s->head_len >= 12 ? DRAIN_DONE : E_RESET;
+  }
+}
+
 static void on_event(slot_t *s, uint32_t events, char *rbuf) {
   if (s->state == ST_CONNECTING) {
     int err = 0;
@@ -163,40 +205,54 @@ static void on_event(slot_t *s, uint32_t events, char *rbuf) {
     s->state = ST_SENDING;
   }
   if (s->state == ST_SENDING) {
-    while (s->sent < request_len) {
-      ssize_t n = send(s->fd, request + s->sent, request_len - s->sent, MSG_NOSIGNAL);
+    /* The server may answer (and close) before the body is all sent: read that answer first. */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      int r = drain(s, rbuf);
+      if (r == DRAIN_DONE) return finish(s, -1);
+      if (r != DRAIN_WAIT) return finish(s, r);
+    }
+    while (s->sent < s->req_len) {
+      ssize_t n = send(s->fd, s->req + s->sent, s->req_len - s->sent, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN) return;
-        return finish(s, E_RESET);
+        if (errno == EINTR) continue;
+        return finish(s, s->head_len >= 12 ? -1 : E_RESET);
       }
       s->sent += (uint32_t)n;
+      bytes_sent += (uint64_t)n;
     }
     s->state = ST_READING;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
     epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev);
   }
   if (s->state == ST_READING && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-    for (;;) {
-      ssize_t n = read(s->fd, rbuf, RBUF_BYTES);
-      if (n > 0) {
-        bytes += (uint64_t)n;
-        uint32_t take = sizeof s->head - s->head_len;
-        if (take > (uint32_t)n) take = (uint32_t)n;
-        memcpy(s->head + s->head_len, rbuf, take);
-        s->head_len += take;
-        continue;
-      }
-      if (n == 0) return finish(s, -1); /* EOF: the whole answer is in */
-      if (errno == EAGAIN) return;
-      if (errno == EINTR) continue;
-      /* A reset after a complete answer still carries its status: count it as answered. */
-      return finish(s, s->head_len >= 12 ? -1 : E_RESET);
-    }
+    int r = drain(s, rbuf);
+    if (r == DRAIN_DONE) return finish(s, -1);
+    if (r != DRAIN_WAIT) return finish(s, r);
   }
 }
 
+/* The whole file, or exits 2 saying why. */
+static char *read_file(const char *name, uint32_t *len) {
+  FILE *f = fopen(name, "rb");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st) != 0 || st.st_size > (1 << 30)) {
+    fprintf(stderr, "httpload: cannot read --body-file %s\n", name);
+    exit(2);
+  }
+  char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+    fprintf(stderr, "httpload: cannot read --body-file %s\n", name);
+    exit(2);
+  }
+  fclose(f);
+  *len = (uint32_t)st.st_size;
+  return buf;
+}
+
 static void usage(void) {
-  fprintf(stderr, "usage: httpload --port P --path /p --conns N --seconds S [--host 127.0.0.1]\n");
+  fprintf(stderr, "usage: httpload --port P --path /p [--path /q ...] --conns N --seconds S [--host 127.0.0.1]\n"
+                  "                [--method GET|POST|PUT|...] [--body-file F [--content-type T]]\n");
   exit(2);
 }
 
@@ -205,13 +261,20 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     if (i + 1 >= argc) usage();
     if (!strcmp(a, "--port")) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--path")) path = argv[++i];
+    else if (!strcmp(a, "--path")) {
+      if (npaths == MAX_PATHS) usage();
+      paths[npaths++] = argv[++i];
+    } else if (!strcmp(a, "--method")) method = argv[++i];
+    else if (!strcmp(a, "--body-file")) body_file = argv[++i];
+    else if (!strcmp(a, "--content-type")) content_type = argv[++i];
     else if (!strcmp(a, "--conns")) nslots = atoi(argv[++i]);
     else if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
     else if (!strcmp(a, "--host")) host = argv[++i];
     else usage();
   }
-  if (port <= 0 || port > 65535 || nslots <= 0 || seconds <= 0 || path[0] != '/') usage();
+  if (port <= 0 || port > 65535 || nslots <= 0 || seconds <= 0 || npaths == 0 || method[0] == '\0' || strpbrk(method, " \r\n")) usage();
+  for (int p = 0; p < npaths; p++)
+    if (paths[p][0] != '/') usage();
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
@@ -219,12 +282,28 @@ int main(int argc, char **argv) {
     fprintf(stderr, "httpload: --host must be an IPv4 address: %s\n", host);
     return 2;
   }
-  int n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path, host, port);
-  if (n <= 0 || n >= (int)sizeof request) {
-    fprintf(stderr, "httpload: --path too long\n");
-    return 2;
+  uint32_t body_len = 0;
+  char *body = body_file ? read_file(body_file, &body_len) : NULL;
+  for (int p = 0; p < npaths; p++) {
+    char head[HEAD_BYTES];
+    int n = body
+      ? snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %u\r\n\r\n",
+                 method, paths[p], host, port, content_type, body_len)
+      : snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", method, paths[p], host, port);
+    if (n <= 0 || n >= (int)sizeof head) {
+      fprintf(stderr, "httpload: --path or --content-type too long\n");
+      return 2;
+    }
+    requests_len[p] = (uint32_t)n + body_len;
+    requests_text[p] = malloc(requests_len[p]);
+    if (!requests_text[p]) {
+      perror("httpload");
+      return 1;
+    }
+    memcpy(requests_text[p], head, (size_t)n);
+    if (body_len) memcpy(requests_text[p] + n, body, body_len);
   }
-  request_len = (uint32_t)n;
+  free(body);
 
   epfd = epoll_create1(EPOLL_CLOEXEC);
   slots = calloc((size_t)nslots, sizeof *slots);
@@ -264,7 +343,8 @@ int main(int argc, char **argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-  uint64_t error_total = 0;
+  uint64_t error_total = 0, ok = 0;
+  for (int st = 200; st < 300; st++) ok += status_count[st];
   for (int e = 0; e < E_KINDS; e++) error_total += errors[e];
   printf("{\"requests\":%llu,\"seconds\":%.3f,\"requestsPerSecond\":%.1f,\"status\":{", (unsigned long long)requests, elapsed, (double)requests / elapsed);
   int first = 1;
@@ -273,10 +353,11 @@ int main(int argc, char **argv) {
     printf("%s\"%d\":%llu", first ? "" : ",", st, (unsigned long long)status_count[st]);
     first = 0;
   }
-  printf("},\"errors\":%llu,\"errorKinds\":{", (unsigned long long)error_total);
+  printf("},\"status2xx\":%llu,\"statusOther\":%llu,\"errors\":%llu,\"errorKinds\":{", (unsigned long long)ok, (unsigned long long)(requests - ok),
+         (unsigned long long)error_total);
   for (int e = 0; e < E_KINDS; e++) printf("%s\"%s\":%llu", e ? "," : "", error_names[e], (unsigned long long)errors[e]);
-  printf("},\"bytes\":%llu,\"latencyUs\":{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld},\"cpuSeconds\":%.3f}\n",
-         (unsigned long long)bytes, (long long)percentile(50), (long long)percentile(99), (long long)percentile(99.9), (long long)max_us, cpu);
+  printf("},\"bytes\":%llu,\"bytesSent\":%llu,\"latencyUs\":{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld},\"cpuSeconds\":%.3f}\n",
+         (unsigned long long)bytes, (unsigned long long)bytes_sent, (long long)percentile(50), (long long)percentile(99), (long long)percentile(99.9), (long long)max_us, cpu);
   fflush(stdout);
   return 0;
 }
