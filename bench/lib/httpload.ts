@@ -4,31 +4,12 @@
 // requests (GETs, or POSTs of a file's bytes), one TCP connection per request. Here: gcc into bench/.build/ (ignored) and a child process
 // per run, like loadgen.ts does for the WebSocket generator.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, statSync } from 'node:fs';
-import { ROOT } from './process.js';
+import { buildGenerator } from './loadgen.js';
 
-const SOURCE = `${ROOT}bench/loadgen/httpload.c`;
-const BINARY = `${ROOT}bench/.build/httpload`;
 /** Beyond its --seconds, how long the generator may take to exit before the run counts as failed. */
 const EXIT_GRACE_MS = 15_000;
-
-/** Compiles the generator when the binary is missing or older than its source. */
-export function buildHttpload(): string {
-  const stale = (() => {
-    try {
-      return statSync(BINARY).mtimeMs < statSync(SOURCE).mtimeMs;
-    } catch {
-      return true;
-    }
-  })();
-  if (stale) {
-    mkdirSync(`${ROOT}bench/.build`, { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-o', BINARY, SOURCE], { stdio: 'inherit' });
-  }
-  return BINARY;
-}
 
 export interface HttploadOptions {
   port: number;
@@ -70,7 +51,7 @@ export interface HttploadResult {
 
 /** Runs the generator for `seconds` and resolves with its figures; rejects when it fails. */
 export async function runHttpload(o: HttploadOptions): Promise<HttploadResult> {
-  const bin = buildHttpload();
+  const bin = buildGenerator('httpload');
   const args = [
     '--port', String(o.port), ...[o.path].flat().flatMap((p) => ['--path', p]), '--conns', String(o.conns), '--seconds', String(o.seconds), '--host', o.host ?? '127.0.0.1',
     ...(o.method ? ['--method', o.method] : []), ...(o.bodyFile ? ['--body-file', o.bodyFile] : []), ...(o.contentType ? ['--content-type', o.contentType] : []),

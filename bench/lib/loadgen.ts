@@ -12,25 +12,29 @@ import type hdr from 'hdr-histogram-js';
 import { ROOT } from './process.js';
 import { cpuMeter, latencyHistogram } from './report.js';
 
-const SOURCE = `${ROOT}bench/loadgen/loadgen.c`;
-const BINARY = `${ROOT}bench/.build/loadgen`;
 const READY_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 30_000;
 
-/** Compiles the generator when the binary is missing or older than its source. */
-export function buildLoadgen(): string {
+/**
+ * Compiles bench/loadgen/<name>.c (and the header it shares) into bench/.build/<name> when the
+ * binary is missing or older than a source; returns the binary's path.
+ */
+export function buildGenerator(name: 'loadgen' | 'httpload'): string {
+  const binary = `${ROOT}bench/.build/${name}`;
+  const sources = [`${ROOT}bench/loadgen/${name}.c`, `${ROOT}bench/loadgen/histogram.h`];
   const stale = (() => {
     try {
-      return statSync(BINARY).mtimeMs < statSync(SOURCE).mtimeMs;
+      const built = statSync(binary).mtimeMs;
+      return sources.some((f) => built < statSync(f).mtimeMs);
     } catch {
       return true;
     }
   })();
   if (stale) {
     mkdirSync(`${ROOT}bench/.build`, { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-o', BINARY, SOURCE], { stdio: 'inherit' });
+    execFileSync('gcc', ['-O2', '-Wall', '-o', binary, sources[0]], { stdio: 'inherit' });
   }
-  return BINARY;
+  return binary;
 }
 
 export interface LoadgenOptions {
@@ -90,7 +94,7 @@ const toHistogram = (buckets: [number, number][]): hdr.Histogram => {
 };
 
 export async function startLoadgen(o: LoadgenOptions): Promise<Loadgen> {
-  const bin = buildLoadgen();
+  const bin = buildGenerator('loadgen');
   const args = ['--port', String(o.port), '--conns', String(o.conns), '--symbols', o.symbols.join(','), '--mode', o.mode ?? 'ws'];
   if (o.resolution) args.push('--resolution', o.resolution);
   if (o.intervalUs) args.push('--interval-us', String(Math.round(o.intervalUs)));

@@ -39,12 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "histogram.h"
+
 #define REQUEST_TIMEOUT_US 10000000LL
 #define RETRY_PAUSE_US 10000LL
 #define RBUF_BYTES 65536
-/* Histogram: exact below 2048 µs, then 1024 sub-buckets per power of two (< 0.1% error), as loadgen.c. */
-#define SUB 1024
-#define HBUCKETS (2048 + 21 * SUB)
 #define MAX_STATUS 600
 #define MAX_PATHS 64
 #define HEAD_BYTES 4096
@@ -87,20 +86,6 @@ static int64_t mono_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int bucket_of(int64_t v) {
-  if (v < 0) v = 0;
-  if (v < 2048) return (int)v;
-  int msb = 63 - __builtin_clzll((uint64_t)v);
-  int shift = msb - 10;
-  int idx = 2048 + (shift - 1) * SUB + (int)((v >> shift) - SUB);
-  return idx < HBUCKETS ? idx : HBUCKETS - 1;
-}
-static int64_t value_of(int idx) {
-  if (idx < 2048) return idx;
-  int s = (idx - 2048) / SUB + 1;
-  int64_t top = (idx - 2048) % SUB + SUB;
-  return (top << s) + ((1LL << s) >> 1); /* the bucket's middle */
-}
 static int64_t percentile(double p) {
   if (requests == 0) return 0;
   uint64_t rank = (uint64_t)((p / 100.0) * (double)requests + 0.5);

@@ -33,12 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "histogram.h"
+
 #define RBUF_BYTES (1 << 20)
 #define MAX_PENDING_CONNECTS 256
 #define HEAD_PARSE_BYTES 256
-/* Histogram: exact below 2048 µs, then 1024 sub-buckets per power of two (< 0.1% error), up to 2^31 µs. */
-#define SUB 1024
-#define HBUCKETS (2048 + 21 * SUB)
 
 enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
 enum { SIO_WAIT_OPEN, SIO_WAIT_CONNECT, SIO_SUBSCRIBED };
@@ -74,20 +73,6 @@ static uint64_t hist[HBUCKETS], hist_co[HBUCKETS];
 static int next_to_connect = 0;
 static int opened = 0, subscribed = 0, started = 0, ready_printed = 0, prepared = 0, failed = 0, all_subscribed = 0;
 
-static int bucket_of(int64_t v) {
-  if (v < 0) v = 0;
-  if (v < 2048) return (int)v;
-  int msb = 63 - __builtin_clzll((uint64_t)v);
-  int shift = msb - 10;
-  int idx = 2048 + (shift - 1) * SUB + (int)((v >> shift) - SUB);
-  return idx < HBUCKETS ? idx : HBUCKETS - 1;
-}
-static int64_t value_of(int idx) {
-  if (idx < 2048) return idx;
-  int s = (idx - 2048) / SUB + 1;
-  int64_t top = (idx - 2048) % SUB + SUB;
-  return (top << s) + ((1LL << s) >> 1); /* the bucket's middle */
-}
 static void record(int64_t v) {
   hist[bucket_of(v)]++;
   hist_co[bucket_of(v)]++;
