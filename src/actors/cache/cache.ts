@@ -134,7 +134,16 @@ export class CacheActor implements CacheApi {
     port.on('message', (m: LinkRequest) => {
       this.answer(m).then(
         (reply) => {
-          if (this.links.has(port)) port.postMessage(reply);
+          if (!this.links.has(port)) return;
+          // Reply bodies as bytes, encoded here and moved: the front writes them as they are,
+          // with no copy of its own and no UTF-8 encoding on the fan-out thread.
+          if (reply.kind === 'http') {
+            const bytes = ownBytes(reply.reply.body);
+            reply.reply.body = bytes;
+            port.postMessage(reply, bytes.byteLength > 0 ? [bytes.buffer as ArrayBuffer] : []);
+          } else {
+            port.postMessage(reply);
+          }
         },
         (e: unknown) => this.log.error('cache link request failed', { kind: m.kind, error: String((e as Error)?.stack ?? e) }),
       );
@@ -180,6 +189,14 @@ export class CacheActor implements CacheApi {
     await this.connecting?.catch(() => undefined); // its failure was logged; a late success is closed above
     await this.ready?.cache.close(); // flushes write-behind rows before the pools go
   }
+}
+
+const utf8 = new TextEncoder();
+
+/** The body as bytes in an ArrayBuffer of their own (movable to another thread). */
+function ownBytes(body: string | Uint8Array): Uint8Array {
+  if (typeof body === 'string') return utf8.encode(body);
+  return body.byteOffset === 0 && body.buffer.byteLength === body.byteLength ? body : new Uint8Array(body);
 }
 
 function toRequest(w: WireRequest): HttpRequest {

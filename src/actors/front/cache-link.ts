@@ -22,6 +22,16 @@ interface Pending {
   settle(r: LinkReply | undefined, why?: string): void;
 }
 
+/**
+ * The body as bytes that can be moved to the other thread: a body of its own ArrayBuffer (any
+ * large one) as it is, a small one copied out of the Buffer pool it is a view into (moving
+ * that would take the pool away from every other Buffer of this thread).
+ */
+function movable(body: Buffer): Uint8Array {
+  if (body.byteLength === 0) return new Uint8Array(0);
+  return body.byteOffset === 0 && body.buffer.byteLength === body.byteLength ? body : new Uint8Array(body);
+}
+
 export class CacheLink {
   private port?: MessagePort;
   private nextId = 1;
@@ -65,9 +75,7 @@ export class CacheLink {
     return new Promise((resolve) => {
       const sent = this.send(
         (id) => ({ id, kind: 'http', req: {
-          // A copy of exactly the body: a small Buffer is a view into a shared pool, which a
-          // structured clone would copy whole.
-          method: req.method, url: req.url, query: req.query.toString(), headers: [...req.headers], remoteAddress: req.remoteAddress, body: new Uint8Array(req.body),
+          method: req.method, url: req.url, query: req.query.toString(), headers: [...req.headers], remoteAddress: req.remoteAddress, body: movable(req.body),
         } }),
         (r, why) => resolve(r?.kind === 'http' ? r.reply : errorReply(req.url, why === 'timeout' ? 504 : 503, why === 'timeout' ? 'cache_timeout' : 'cache_unavailable', `the cache service did not answer: ${why}`)),
       );
@@ -91,14 +99,15 @@ export class CacheLink {
     });
   }
 
-  /** Sends a request; returns why it could not be sent (the callback is then never called). */
+  /** Sends a request (its body moved, not copied); returns why it could not be sent (the callback is then never called). */
   private send(build: (id: number) => LinkRequest, settle: Pending['settle']): string | undefined {
     if (!this.port) return 'the cache actor is not running';
     if (this.pending.size >= MAX_IN_FLIGHT) return `${MAX_IN_FLIGHT} requests already wait for the cache actor`;
     const id = this.nextId++;
     this.pending.set(id, { deadline: Date.now() + REQUEST_TIMEOUT_MS, settle });
     try {
-      this.port.postMessage(build(id));
+      const m = build(id);
+      this.port.postMessage(m, m.kind === 'http' && m.req.body.byteLength > 0 ? [m.req.body.buffer as ArrayBuffer] : []);
     } catch (e) {
       this.pending.delete(id);
       this.log.error('cannot forward to the cache actor', { error: (e as Error).message });

@@ -63,7 +63,6 @@ export class FrontActor implements FrontApi {
   private unresolvedGaps = 0;
   private server?: Server;
   private readonly cache: CacheLink;
-  private ops?: OpsHttp;
   private running = true;
   private timers: NodeJS.Timeout[] = [];
   private readonly resyncScratch: Uint8Array;
@@ -115,12 +114,11 @@ export class FrontActor implements FrontApi {
   async start(): Promise<number> {
     const sessions = this.sessions;
     const deps = this.httpDeps;
-    this.ops = new OpsHttp({
+    const ops = new OpsHttp({
       runtime: async () => ({ front: this.stats(), supervisor: await within(this.supervisor.stats(), STATS_TIMEOUT_MS, undefined) }),
       health: () => deps.health(),
       cache: this.cache,
     });
-    const ops = this.ops;
     this.server = await startServer<Session>({
       host: this.cfg.host,
       port: this.cfg.port,
