@@ -127,3 +127,14 @@ export async function startRuntime(overrides: Overrides = {}, deployment?: Await
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (up to 15 s) until the runtime's writer has committed `rows` rows; resolves with that /stats body. */
+export async function untilCommitted<S extends { writer: { rowsCommitted: number } }>(rt: Runtime, rows: number): Promise<S> {
+  let s: S | undefined;
+  for (let i = 0; i < 300; i++) {
+    s = (await rt.get<S>('/stats')).body;
+    if (s.writer.rowsCommitted >= rows) return s;
+    await sleep(50);
+  }
+  throw new Error(`only ${s?.writer.rowsCommitted} of ${rows} rows committed: ${JSON.stringify(s?.writer)}`);
+}

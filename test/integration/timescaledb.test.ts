@@ -16,7 +16,7 @@ import { type HistoryRow, queryHistory } from '../../src/store/history-query.js'
 import { migrate } from '../../src/store/migrations.js';
 import { CopyRowEncoder } from '../../src/store/row-encoder.js';
 import { sequenceDefects, storedSequences, writeBooks } from '../helpers/books.js';
-import { TIMESCALE_URL, type Runtime, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
+import { TIMESCALE_URL, type Runtime, createDeployment, sleep, startRuntime, untilCommitted } from '../helpers/runtime.js';
 
 const TAG = Math.random().toString(36).slice(2, 7).toUpperCase();
 const HOUR = 3_600_000;
@@ -63,15 +63,6 @@ type Stats = {
   writer: { rowsCommitted: number; database: { timescale: boolean }; retention: Record<string, unknown> };
 };
 
-async function untilCommitted(rt: Runtime, rows: number): Promise<Stats> {
-  let s: Stats | undefined;
-  for (let i = 0; i < 300; i++) {
-    s = (await rt.get<Stats>('/stats')).body;
-    if (s.writer.rowsCommitted >= rows) return s;
-    await sleep(50);
-  }
-  throw new Error(`only ${s?.writer.rowsCommitted} of ${rows} rows committed: ${JSON.stringify(s?.writer)}`);
-}
 
 /** timescaledb_information about this pool's order_book_data: chunk width, compression columns, policies. */
 async function hypertableFacts(db: pg.Pool) {
@@ -111,7 +102,7 @@ describe('TIMESCALEDB=auto on the TimescaleDB server', () => {
     };
     const run1 = await startRuntime(cfg, dep);
     try {
-      const s = await untilCommitted(run1, SYMBOLS.length * PER_SYMBOL);
+      const s = await untilCommitted<Stats>(run1, SYMBOLS.length * PER_SYMBOL);
       expect(s.shards.reduce((n, x) => n + x.accepted, 0)).toBe(SYMBOLS.length * PER_SYMBOL);
       expect(s.writer.rowsCommitted).toBe(SYMBOLS.length * PER_SYMBOL);
       expect(s.writer.database.timescale).toBe(true);
@@ -138,7 +129,7 @@ describe('TIMESCALEDB=auto on the TimescaleDB server', () => {
     // The same deployment again: migrations find everything recorded, each symbol continues its epoch.
     const run2 = await startRuntime(cfg, dep);
     try {
-      const s = await untilCommitted(run2, SYMBOLS.length * PER_SYMBOL);
+      const s = await untilCommitted<Stats>(run2, SYMBOLS.length * PER_SYMBOL);
       expect(s.writer.database.timescale).toBe(true);
     } finally {
       await run2.stop();
@@ -334,7 +325,7 @@ describe('history, compression and retention on TimescaleDB', () => {
     expect((await ts.db.query('select count(*)::int as n from order_book_data where symbol = $1 and epoch = 5', [SYM])).rows[0].n).toBe(old.length + 1);
 
     // The writer goes on committing the live stream after the compression.
-    const s = await untilCommitted(ts, committed + 100);
+    const s = await untilCommitted<Stats>(ts, committed + 100);
     expect(s.writer.retention).toEqual({ by: 'timescaledb', retention: '30 days' });
     const newest = await ts.db.query<{ ms: number }>(
       "select (extract(epoch from max(time)) * 1000)::float8 as ms from order_book_data where symbol = $1 and epoch not in (3, 5, 7)", [SYM]);
@@ -382,7 +373,7 @@ describe('TIMESCALEDB=on and off', () => {
   it("'off' on the TimescaleDB server keeps a plain table, with the writer's retention pass", async () => {
     const rt = await startRuntime({ symbols: [`TOFF${TAG}`], simUpdatesPerSecond: 100, shards: 1, timescale: 'off' }, await deployment(TIMESCALE_URL));
     try {
-      const s = await untilCommitted(rt, 10);
+      const s = await untilCommitted<Stats>(rt, 10);
       expect(s.writer.database.timescale).toBe(false);
       expect(s.writer.retention).toMatchObject({ by: 'writer' });
       expect((await hypertableFacts(rt.db)).hypertables).toEqual([]);

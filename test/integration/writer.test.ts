@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sequenceDefects, storedSequences, writeBooks } from '../helpers/books.js';
-import { REDIS_URL, type Runtime, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
+import { REDIS_URL, createDeployment, sleep, startRuntime, untilCommitted } from '../helpers/runtime.js';
 
 const TAG = Math.random().toString(36).slice(2, 7).toUpperCase();
 const SYMBOLS = [`W${TAG}.A`, `W${TAG}.B`, `W${TAG}.C`];
@@ -25,15 +25,6 @@ afterAll(async () => {
 
 type Stats = { shards: { accepted: number }[]; writer: { rowsCommitted: number; pendingRows: number } };
 
-async function untilCommitted(rt: Runtime, rows: number): Promise<Stats> {
-  let s: Stats | undefined;
-  for (let i = 0; i < 300; i++) {
-    s = (await rt.get<Stats>('/stats')).body;
-    if (s.writer.rowsCommitted >= rows) return s;
-    await sleep(50);
-  }
-  throw new Error(`only ${s?.writer.rowsCommitted} of ${rows} rows committed: ${JSON.stringify(s?.writer)}`);
-}
 
 describe('writer', () => {
   it('stores every accepted update once, fills Redis, and a restart continues the sequences', async () => {
@@ -54,7 +45,7 @@ describe('writer', () => {
     await bus.subscribe(...SYMBOLS.map((s) => `orderbook:${s}`));
 
     const run1 = await startRuntime(cfg, dep);
-    const s1 = await untilCommitted(run1, SYMBOLS.length * PER_SYMBOL);
+    const s1 = await untilCommitted<Stats>(run1, SYMBOLS.length * PER_SYMBOL);
     expect(s1.shards.reduce((n, s) => n + s.accepted, 0)).toBe(SYMBOLS.length * PER_SYMBOL);
     await run1.stop();
     for (let i = 0; i < 100 && [...published.values()].some((seqs) => seqs.length < PER_SYMBOL); i++) await sleep(20);
@@ -86,7 +77,7 @@ describe('writer', () => {
 
     // The same deployment again: each symbol continues its epoch at seq PER_SYMBOL + 1.
     const run2 = await startRuntime(cfg, dep);
-    await untilCommitted(run2, SYMBOLS.length * PER_SYMBOL);
+    await untilCommitted<Stats>(run2, SYMBOLS.length * PER_SYMBOL);
     await run2.stop();
     const after = await storedSequences(dep.url);
     expect(sequenceDefects(after)).toEqual([]);
