@@ -257,7 +257,7 @@ async function section({ scenario, current, before }: Rendered): Promise<string>
 const INTRO = `# tickplant benchmarks
 
 Each scenario asks one question of tickplant and answers it against what a user would pick
-instead, measured in the same run on the same machine (issue 4). Every throughput figure is given
+instead, measured in the same run on the same machine. Every throughput figure is given
 twice: per second, and per CPU-second of the server process, because the load generator shares
 this 2-core machine.
 
