@@ -36,7 +36,7 @@ export function errorReply(url: string, status: number, code: string, message: s
   return isApi(url) ? apiErrorReply(new ApiError(status, code, message)) : error(status, code, message);
 }
 
-/** Routes served beside the REST API (cache-http.ts serves /health/detailed and /metrics, uws.ts the WebSockets). */
+/** Routes served beside the REST API (ops-http.ts serves /health/detailed and /metrics, uws.ts the WebSockets). */
 const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/', description: 'this index of every route' },
   { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component' },
@@ -68,7 +68,7 @@ const MAX_POINTS = 100_000;
 const MINUTE_MS = 60_000;
 
 export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<HttpReply> {
-  // /api/v1/cache is the REST API's (cache-http.ts); any other /api/ path is no route, in its envelope.
+  // /api/v1/cache is the REST API's (forwarded to the cache actor); any other /api/ path is no route, in its envelope.
   if (isApi(req.url)) return errorReply(req.url, 404, 'not_found', `no route ${req.method} ${req.url}: GET / lists every route`);
   if (req.method !== 'GET') return error(405, 'method_not_allowed', `${req.method} is not served; use GET`);
   switch (req.url) {
