@@ -1,4 +1,4 @@
-// The cache library's public surface (src/cache/api/ and the front actor import from here).
+// The cache library's public surface (src/cache/api/ and the cache actor import from here).
 
 export { CacheService, type CacheServiceOptions } from './service.js';
 export { SessionStore, type Session, type SessionData } from './sessions.js';

@@ -22,7 +22,7 @@ export type Loader<T> = () => Promise<T | undefined> | T | undefined;
 
 /**
  * The source of truth behind a namespace: the built-in "postgres" one (postgres-source.ts) or
- * one the application registers by name (e.g. the front actor's `market_data` order books).
+ * one the application registers by name (e.g. the cache actor's `market_data`: the runtime's order books).
  * `key` is the namespace's key without the Redis prefix; `params` are the key's parameters.
  * Errors thrown here reach the caller as CacheSourceError.
  */
