@@ -18,6 +18,17 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** A URL with its password replaced by ***: secrets never reach logs or messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 export function logger(actor: string): Logger {
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < minRank) return;

@@ -4,7 +4,7 @@
 
 import { type Config, loadConfig } from './config.js';
 import { TickplantError } from './errors.js';
-import { configureLog, logger } from './log.js';
+import { configureLog, logger, redactUrl } from './log.js';
 import { Supervisor } from './actors/supervisor/supervisor.js';
 
 const log = logger('main');
@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const cfg = configOrExit();
   configureLog(cfg.logLevel, cfg.logJson);
   if (process.argv.includes('--check-config')) {
-    process.stdout.write(JSON.stringify(cfg, (k, v) => (k === 'redisPassword' && v ? '***' : v), 2) + '\n');
+    // Secrets never reach the output: the password, and a password inside a URL.
+    const shown = (k: string, v: unknown) => (k === 'redisPassword' && v ? '***' : (k === 'databaseUrl' || k === 'redisUrl') && typeof v === 'string' ? redactUrl(v) : v);
+    process.stdout.write(JSON.stringify(cfg, shown, 2) + '\n');
     return;
   }
   const sup = new Supervisor(cfg);

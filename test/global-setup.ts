@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { redactUrl as redact } from '../src/log.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -24,16 +25,6 @@ const INVALID_CATALOG_NAME = '3D000'; // the database does not exist
 const DUPLICATE_DATABASE = '42P04'; // another run created it first
 const UNIQUE_VIOLATION = '23505'; // the same race, lost inside pg_database's unique index
 
-/** The URL with its password hidden, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message || (e as { code?: string }).code || e.name : String(e));
 

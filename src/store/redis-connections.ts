@@ -172,14 +172,3 @@ export function nodeRedis(
   if (!cfg.redisUrl) return undefined;
   return new RedisConnections({ url: cfg.redisUrl, password: cfg.redisPassword, db: cfg.redisDb, maxConnections: cfg.redisMaxConnections }, counter, owner);
 }
-
-/** The URL with its password replaced, for logs and error messages. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable REDIS_URL)';
-  }
-}

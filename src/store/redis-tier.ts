@@ -7,7 +7,8 @@
 
 import type { Redis } from 'ioredis';
 import { TickplantError } from '../errors.js';
-import { type RedisConnections, redactRedisUrl } from './redis-connections.js';
+import type { RedisConnections } from './redis-connections.js';
+import { redactUrl } from '../log.js';
 import { LatencyRecorder, type LatencySummary } from '../stats/latency.js';
 
 /** Redis could not be reached (or refused us) when connect() was called. */
@@ -118,7 +119,7 @@ export class RedisTier {
     this.historyLength = positiveInt('historyLength', opts.historyLength);
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight);
     this.keys = makeRedisKeys(opts.keyPrefix ?? 'orderbook:', opts.channelPrefix);
-    this.url = redactRedisUrl(opts.connections.settings.url);
+    this.url = redactUrl(opts.connections.settings.url);
     this.log = opts.log;
     // No per-command timeout: that would arm one timer per pipelined command (2,500 per
     // 500-item batch); the socket timeout covers a Redis that hangs.

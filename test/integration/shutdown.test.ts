@@ -38,6 +38,18 @@ describe('shutdown', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('check-config prints the configuration without a password, in or beside a URL', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--check-config'], {
+      env: { ...process.env, DATABASE_URL: 'postgres://u:pg-secret@db.example/tp', REDIS_URL: 'redis://:redis-secret@cache.example:6379', REDIS_PASSWORD: 'other-secret' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    expect(await new Promise<number | null>((r) => child.on('exit', (c) => r(c)))).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ databaseUrl: 'postgres://u:***@db.example/tp', redisUrl: 'redis://:***@cache.example:6379', redisPassword: '***' });
+    expect(out).not.toMatch(/secret/);
+  });
+
   it('stops at start-up with one clear line for bad configuration', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { ...process.env, WEBSOCKET_PORT: 'eighty' },
