@@ -23,6 +23,21 @@ const symbolList = z
   .union([z.array(z.string()), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))])
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:/-]{1,32}$/, 'symbols are 1-32 characters of [A-Za-z0-9._:/-]')).min(1).max(10_000));
 
+/** A browser origin (`https://host[:port]`), or `*` for any. */
+const ORIGIN_ERROR = 'expected origins such as https://app.example.com or http://localhost:3000, comma-separated, or *';
+const originList = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))])
+  .pipe(z.array(z.string().refine((o) => o === '*' || isOrigin(o), { message: ORIGIN_ERROR })).max(1000));
+
+function isOrigin(o: string): boolean {
+  try {
+    const u = new URL(o);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+  } catch {
+    return false;
+  }
+}
+
 /** Every option, its environment variable, default and meaning. The README's table mirrors this. */
 export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'), // HOST: interface the front actor listens on
@@ -81,7 +96,7 @@ export const configSchema = z.strictObject({
   redisMaxConnections: int(4, 10_000).default(20), // REDIS_MAX_CONNECTIONS: ceiling on the Redis connections this node opens
   httpMaxBodyBytes: int(1024, 64 << 20).default(1 << 20), // HTTP_MAX_BODY_BYTES: larger request bodies get 413
   cacheNamespacesFile: z.string().default('config/cache-namespaces.json'), // CACHE_NAMESPACES_FILE: the cache's namespaces
-  rateLimitEnabled: bool.default(true), // RATE_LIMIT_ENABLED: limit /api/ requests per X-API-Key (else client address)
+  rateLimitEnabled: bool.default(true), // RATE_LIMIT_ENABLED: limit /api/ requests per credential (else client address)
   rateLimitRequests: int(1, 1_000_000_000).default(1000), // RATE_LIMIT_REQUESTS: requests allowed per window
   rateLimitWindow: int(1, 30 * 86400).default(3600), // RATE_LIMIT_WINDOW: the window, seconds
   rateLimitPerKey: z
@@ -89,12 +104,26 @@ export const configSchema = z.strictObject({
       try {
         return JSON.parse(s) as unknown;
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'expected a JSON object {"<api key>": {"requests": N, "windowSeconds": S}}' });
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON object {"<key name or token subject>": {"requests": N, "windowSeconds": S}}' });
         return z.NEVER;
       }
     }), z.record(z.string(), z.unknown())])
     .pipe(z.record(z.string().min(1).max(256), z.strictObject({ requests: int(1, 1_000_000_000), windowSeconds: int(1, 30 * 86400) })))
-    .default({}), // RATE_LIMIT_PER_KEY: limits of particular API keys, JSON
+    .default({}), // RATE_LIMIT_PER_KEY: limits of particular credentials by API key name or token subject, JSON
+  // ── access control ──
+  auth: z.enum(['off', 'writes', 'all']).default('writes'), // AUTH: who needs a credential (off: nobody, development only; writes: writes and admin; all: everything but /health)
+  jwtSecret: z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(), // JWT_SECRET: HS256 tokens are accepted when set
+  jwtPublicKeyFile: z.string().optional(), // JWT_PUBLIC_KEY_FILE: PEM public key or JWKS (JSON) file: RS256/ES256 tokens are accepted when set
+  jwtIssuer: z.string().optional(), // JWT_ISSUER: when set, a token's iss must equal it
+  jwtAudience: z.string().optional(), // JWT_AUDIENCE: when set, a token's aud must include it
+  allowedOrigins: originList.default([]), // ALLOWED_ORIGINS: browser origins allowed beside the server's own (comma-separated; * for any)
+  wsMaxConnections: int(1, 10_000_000).default(100_000), // WS_MAX_CONNECTIONS: WebSocket connections in all
+  wsMaxConnectionsPerIp: int(1, 10_000_000).default(1000), // WS_MAX_CONNECTIONS_PER_IP: WebSocket connections per client address
+  wsMessageRate: z.coerce.number().min(0.1).max(1_000_000).default(50), // WS_MESSAGE_RATE: client messages per second per connection, sustained
+  wsMessageBurst: int(1, 1_000_000).default(100), // WS_MESSAGE_BURST: client messages a connection may send at once
+  wsAuthTimeoutMs: int(100, 600_000).default(10_000), // WS_AUTH_TIMEOUT_MS: with AUTH=all, a connection must authenticate within this
+  wsTokenGraceMs: int(0, 3_600_000).default(30_000), // WS_TOKEN_GRACE_MS: after its token expires, a connection has this long to send a fresh one
+  httpRequestTimeoutMs: int(100, 600_000).default(10_000), // HTTP_REQUEST_TIMEOUT_MS: a request whose body has not arrived within this is cut (408)
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'), // LOG_LEVEL
   logJson: bool.default(false), // LOG_JSON: one JSON object per line
 });
@@ -130,7 +159,11 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   redisUrl: 'REDIS_URL', redisPassword: 'REDIS_PASSWORD', redisDb: 'REDIS_DB', redisTtlSeconds: 'REDIS_TTL_SECONDS',
   redisHistoryLength: 'REDIS_HISTORY_LENGTH', redisMaxConnections: 'REDIS_MAX_CONNECTIONS',
   httpMaxBodyBytes: 'HTTP_MAX_BODY_BYTES', cacheNamespacesFile: 'CACHE_NAMESPACES_FILE', rateLimitEnabled: 'RATE_LIMIT_ENABLED',
-  rateLimitRequests: 'RATE_LIMIT_REQUESTS', rateLimitWindow: 'RATE_LIMIT_WINDOW', rateLimitPerKey: 'RATE_LIMIT_PER_KEY', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
+  rateLimitRequests: 'RATE_LIMIT_REQUESTS', rateLimitWindow: 'RATE_LIMIT_WINDOW', rateLimitPerKey: 'RATE_LIMIT_PER_KEY',
+  auth: 'AUTH', jwtSecret: 'JWT_SECRET', jwtPublicKeyFile: 'JWT_PUBLIC_KEY_FILE', jwtIssuer: 'JWT_ISSUER', jwtAudience: 'JWT_AUDIENCE',
+  allowedOrigins: 'ALLOWED_ORIGINS', wsMaxConnections: 'WS_MAX_CONNECTIONS', wsMaxConnectionsPerIp: 'WS_MAX_CONNECTIONS_PER_IP',
+  wsMessageRate: 'WS_MESSAGE_RATE', wsMessageBurst: 'WS_MESSAGE_BURST', wsAuthTimeoutMs: 'WS_AUTH_TIMEOUT_MS', wsTokenGraceMs: 'WS_TOKEN_GRACE_MS',
+  httpRequestTimeoutMs: 'HTTP_REQUEST_TIMEOUT_MS', logLevel: 'LOG_LEVEL', logJson: 'LOG_JSON',
 };
 
 const DEFAULT_FILE = 'config/tickplant.json';

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   configureLog(cfg.logLevel, cfg.logJson);
   if (process.argv.includes('--check-config')) {
     // Secrets never reach the output: the password, and a password inside a URL.
-    const shown = (k: string, v: unknown) => (k === 'redisPassword' && v ? '***' : (k === 'databaseUrl' || k === 'redisUrl') && typeof v === 'string' ? redactUrl(v) : v);
+    const shown = (k: string, v: unknown) => ((k === 'redisPassword' || k === 'jwtSecret') && v ? '***' : (k === 'databaseUrl' || k === 'redisUrl') && typeof v === 'string' ? redactUrl(v) : v);
     process.stdout.write(JSON.stringify(cfg, shown, 2) + '\n');
     return;
   }

@@ -1,5 +1,7 @@
 // An HTTP request and reply as the routes see them: shared by the front (which owns the sockets) and the cache API.
 
+import type { Identity } from '../auth/identity.js';
+
 export interface HttpRequest {
   method: string;
   url: string;
@@ -11,6 +13,12 @@ export interface HttpRequest {
   remoteAddress: string;
   /** The whole request body (POST, PUT, PATCH, DELETE); empty when none was sent. */
   body: Buffer;
+  /**
+   * Who the request acts as, set by the front once its credential is verified (the credential
+   * headers themselves are not forwarded). Absent: not authenticated by anyone, so nothing
+   * beyond an anonymous read is allowed.
+   */
+  identity?: Identity;
 }
 
 export interface HttpReply {
