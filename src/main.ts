@@ -6,6 +6,7 @@ import { type Config, loadConfig } from './config.js';
 import { TickplantError } from './errors.js';
 import { configureLog, logger, redactUrl } from './log.js';
 import { Supervisor } from './actors/supervisor/supervisor.js';
+import { adminKeyBanner } from './auth/admin-key.js';
 
 const log = logger('main');
 
@@ -72,6 +73,9 @@ async function main(): Promise<void> {
     : `replay of ${cfg.replayFile} at ${cfg.replaySpeed}x`;
   log.info(`tickplant listening on http://${cfg.host}:${sup.port} (ws: /ws) — ${cfg.shards} shard(s), feed: ${feed}`);
   if (!cfg.redisUrl) log.info('REDIS_URL not set: Redis tier off (memory only)');
+  // Straight to stdout, never the logger: log lines are kept and shipped, the key must not be.
+  const admin = sup.takeAdminKey();
+  if (admin) process.stdout.write(adminKeyBanner(admin) + '\n');
 }
 
 void main();

@@ -126,6 +126,25 @@ export const MIGRATIONS: readonly Migration[] = [
         create index if not exists order_book_data_time_brin on order_book_data using brin (time);
       `,
   },
+  {
+    id: 4,
+    name: 'api_keys',
+    // Only the SHA-256 of each key is stored: a leaked table lets nobody in. Revoked keys stay
+    // (revoked_at set) so listings show who had access and until when; a name is reusable once
+    // its key is revoked, which is why its uniqueness is a partial index, not a constraint.
+    sql: `
+      create table if not exists api_keys (
+        id         text primary key check (id ~ '^[0-9a-f]{8}$'),
+        name       text not null,
+        user_id    text not null default '',
+        scopes     text[] not null check (cardinality(scopes) > 0 and scopes <@ array['read', 'write', 'admin']),
+        key_hash   text not null unique check (key_hash ~ '^[0-9a-f]{64}$'),
+        created_at timestamptz not null default now(),
+        revoked_at timestamptz
+      );
+      create unique index if not exists api_keys_active_name_key on api_keys (name) where revoked_at is null;
+    `,
+  },
 ];
 
 /** Class id of the advisory lock; the object id is hashtext(current schema), so schemas migrate independently. */

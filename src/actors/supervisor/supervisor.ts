@@ -1,7 +1,8 @@
 // The supervisor (main thread): owns the shared memory, starts the actors and the feed, stops them in order.
 //
 // Start: database (embedded unless DATABASE_URL) → writer (journal replayed) → stored sequences
-//        → symbol stores → cache actor → front actor (listening, linked to the cache) → shards → feed.
+//        → admin API key (first start) → symbol stores → cache actor → front actor (listening,
+//        linked to the cache) → shards → feed.
 // Stop:  feed → shards drain their input → front drains frames → writer commits → writer closes
 //        → front closes sockets → cache closes (write-behind flushed) → database stops.
 // Shared memory lives here, not in the actors, so a restarted actor finds it intact.
@@ -28,6 +29,7 @@ import { StartupError } from '../../errors.js';
 import { portProblem, probePort } from '../../port-probe.js';
 import { DiskWatch } from '../../stats/disk.js';
 import { REDIS_OWNER, redisConnectionCount, redisConnectionCounter, releaseRedisOwner } from '../../store/redis-connections.js';
+import { type CreatedAdminKey, bootstrapAdminKey } from '../../auth/admin-key.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router } from './router.js';
 
@@ -85,6 +87,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private stopping?: Promise<StopReport>;
   private sampler?: NodeJS.Timeout;
   private rates = { at: Date.now(), accepted: [] as number[], perShard: [] as number[] };
+  private adminKey?: CreatedAdminKey;
   port = 0;
 
   constructor(readonly cfg: Config) {
@@ -121,6 +124,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       this.disk.start(DISK_CHECK_MS);
       await this.startPersistence();
     }
+    // Before the front: its first key poll must find the key the operator is about to be shown.
+    this.adminKey = await bootstrapAdminKey(this.cfg, { databaseUrl: this.databaseUrl, databaseUp: this.writerReady?.databaseUp, log: this.log });
     this.feed = this.createFeed();
     if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
     if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
@@ -317,6 +322,16 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     this.cacheLink.registrations?.postMessage(r);
     this.writerLink.registrations?.postMessage(r);
     this.shardLinks[r.shard]?.registrations?.postMessage(r);
+  }
+
+  /**
+   * The admin API key this start created (none existed), once: the caller prints it and the
+   * supervisor forgets it, so nothing later (stats, a debugger, a heap dump) finds it here.
+   */
+  takeAdminKey(): CreatedAdminKey | undefined {
+    const k = this.adminKey;
+    this.adminKey = undefined;
+    return k;
   }
 
   // ── control API (served to the front actor) ───────────────────────────────────
