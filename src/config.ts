@@ -116,7 +116,7 @@ export const configSchema = z.strictObject({
   jwtPublicKeyFile: z.string().optional(), // JWT_PUBLIC_KEY_FILE: PEM public key or JWKS (JSON) file: RS256/ES256 tokens are accepted when set
   jwtIssuer: z.string().optional(), // JWT_ISSUER: when set, a token's iss must equal it
   jwtAudience: z.string().optional(), // JWT_AUDIENCE: when set, a token's aud must include it
-  allowedOrigins: originList.default([]), // ALLOWED_ORIGINS: browser origins allowed beside the server's own (comma-separated; * for any)
+  allowedOrigins: originList.optional(), // ALLOWED_ORIGINS: browser origins allowed beside the server's own (comma-separated; * for any)
   wsMaxConnections: int(1, 10_000_000).default(100_000), // WS_MAX_CONNECTIONS: WebSocket connections in all
   wsMaxConnectionsPerIp: int(1, 10_000_000).default(1000), // WS_MAX_CONNECTIONS_PER_IP: WebSocket connections per client address
   wsMessageRate: z.coerce.number().min(0.1).max(1_000_000).default(50), // WS_MESSAGE_RATE: client messages per second per connection, sustained

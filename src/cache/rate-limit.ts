@@ -1,12 +1,12 @@
-// Rate limiting per identity (X-API-Key value or client address): GCRA in one Redis Lua script, shared by every node.
+// Rate limiting per identity (a credential's key name or token subject, else the client address): GCRA in one Redis Lua script, shared by every node.
 //
-//   const limiter = new RateLimiter({ cache, limits: { requests: 1000, windowSeconds: 3600, perKey: { [apiKey]: {...} } } });
-//   const r = await limiter.check(apiKey ?? clientAddress);   // r.allowed, r.retryAfterSeconds → 429 + Retry-After
+//   const limiter = new RateLimiter({ cache, limits: { requests: 1000, windowSeconds: 3600, perKey: { [keyName]: {...} } } });
+//   const r = await limiter.check(keyName ?? `ip:${clientAddress}`);   // r.allowed, r.retryAfterSeconds → 429 + Retry-After
 //
 // With Redis ready, one EVALSHA per check (ioredis defineCommand) decides atomically on Redis's
 // clock, so N nodes share one budget per identity. Without Redis (absent, down, or the call
 // failed) the same arithmetic runs in this process: the limit still holds, per node. Identities
-// are hashed (SHA-256) into Redis key names, so API keys never appear in Redis's keyspace.
+// are hashed (SHA-256) into Redis key names, so user names and addresses never appear in Redis's keyspace.
 
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -19,7 +19,7 @@ import type { CacheService } from './service.js';
 export type { Limit, RateLimitResult };
 
 export interface RateLimits extends Limit {
-  /** Limits of particular identities (API key values), overriding the default. */
+  /** Limits of particular identities (key names, token subjects), overriding the default. */
   perKey?: Readonly<Record<string, Limit>>;
 }
 
@@ -52,19 +52,13 @@ export class RateLimiter {
 
   constructor(private readonly opts: RateLimiterOptions) {
     checkLimit('limits', opts.limits);
-    for (const [k, l] of Object.entries(opts.limits.perKey ?? {})) checkLimit(`limits.perKey["${mask(k)}"]`, l);
+    for (const [k, l] of Object.entries(opts.limits.perKey ?? {})) checkLimit(`limits.perKey["${k.slice(0, 64)}"]`, l);
     this.limits = opts.limits;
     this.local = new LRUCache<string, number>({ max: opts.maxLocalIdentities ?? 100_000, ttlAutopurge: false });
     this.registry = opts.registry ?? opts.cache?.registry ?? new Registry();
     // Several limiters (e.g. one per route group) may share a registry and so this counter.
     this.decisions = (this.registry.getSingleMetric(METRIC) as Counter<'result' | 'backend'> | undefined) ??
       new Counter({ name: METRIC, help: 'Rate-limit decisions by result (allowed, denied) and where they were taken (redis: shared, local: this node only)', labelNames: ['result', 'backend'], registers: [this.registry] });
-  }
-
-  /** Whether `apiKey` has a limit of its own (RATE_LIMIT_PER_KEY). */
-  knows(apiKey: string): boolean {
-    const perKey = this.limits.perKey;
-    return perKey !== undefined && Object.hasOwn(perKey, apiKey);
   }
 
   /** The limit that applies to an identity. */
@@ -74,9 +68,12 @@ export class RateLimiter {
     return perKey !== undefined && Object.hasOwn(perKey, identity) ? perKey[identity] : this.limits;
   }
 
-  /** Counts one request of `identity` and says whether it is allowed. Never throws for Redis's sake. */
-  async check(identity: string): Promise<RateLimitResult> {
-    const limit = this.limitFor(identity);
+  /**
+   * Counts one request of `identity` and says whether it is allowed. `limitName` picks the
+   * limit (RATE_LIMIT_PER_KEY's names; default the identity itself). Never throws for Redis's sake.
+   */
+  async check(identity: string, limitName = identity): Promise<RateLimitResult> {
+    const limit = this.limitFor(limitName);
     const hashed = createHash('sha256').update(identity).digest('base64url').slice(0, 22);
     const windowUs = limit.windowSeconds * 1e6;
     const run = (c: Redis, prefix: string): Promise<[number, number, number, number]> => {
@@ -115,6 +112,3 @@ function checkLimit(name: string, l: Limit): void {
     throw new RangeError(`rate limit ${name}.windowSeconds must be whole seconds 1-2592000, got ${l.windowSeconds}`);
   }
 }
-
-/** An API key shortened for error messages (they end up in logs). */
-const mask = (k: string) => (k.length <= 4 ? '****' : `${k.slice(0, 4)}…`);

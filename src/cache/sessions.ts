@@ -76,6 +76,11 @@ export class SessionStore {
     return slid;
   }
 
+  /** The user a live session belongs to (without sliding it); undefined if unknown or expired. */
+  async owner(id: string): Promise<string | undefined> {
+    return (await this.read(id))?.user_id;
+  }
+
   /** Deletes one session; whether it existed. */
   async delete(id: string): Promise<boolean> {
     if (!ID_FORMAT.test(id)) return false;

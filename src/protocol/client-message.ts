@@ -15,11 +15,14 @@ export const ERROR_CODES = [
   'unknown_symbol', // no feed carries this symbol
   'too_many_subscriptions', // the connection reached its subscription limit
   'not_subscribed', // unsubscribe from a symbol the connection does not follow
+  'unauthorized', // no valid credential: missing (AUTH=all), unknown, revoked, expired or malformed
+  'forbidden', // the credential does not allow this (a symbol outside the token's symbols)
+  'rate_limited', // messages over WS_MESSAGE_RATE / WS_MESSAGE_BURST, or too many history requests in flight
   'internal', // the server failed; the client did nothing wrong
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'auth'] as const;
 
 /** Where a resuming client stopped: the last `seq` it received, of sequence `epoch`. */
 export interface ResumePoint {
@@ -37,7 +40,9 @@ export type ClientMessage =
       resume: ResumePoint | undefined;
     }
   | { action: 'unsubscribe'; symbol: string }
-  | { action: 'ping'; id: string | number | undefined };
+  | { action: 'ping'; id: string | number | undefined }
+  /** Presents a credential (API key or JWT): at the start, or a fresh token before the current one's grace ends. */
+  | { action: 'auth'; token: string };
 
 export type ParseResult = { ok: true; msg: ClientMessage } | { ok: false; code: ErrorCode; message: string };
 
@@ -45,6 +50,8 @@ export const SYMBOL_MAX_LENGTH = 32;
 export const RESOLUTION_MIN_MS = 1_000;
 export const RESOLUTION_MAX_MS = 3_600_000;
 const PING_ID_MAX_LENGTH = 64;
+/** As CREDENTIAL_MAX_LENGTH of the authenticator (protocol does not import auth). */
+export const TOKEN_MAX_LENGTH = 8192;
 
 const SYMBOL_ERROR = `expected a string of 1-${SYMBOL_MAX_LENGTH} characters [A-Za-z0-9._:/-]`;
 const RESOLUTION_ERROR = 'expected "none", a duration from "1s" to "1h" such as "1s", "5m", "1h", or whole seconds 1-3600';
@@ -104,6 +111,9 @@ const pingSchema = z.object({
   id: z.union([z.string(PING_ID_IS).max(PING_ID_MAX_LENGTH, PING_ID_IS), z.number(PING_ID_IS)], PING_ID_IS).optional(),
 });
 
+const TOKEN_IS = { error: `expected an API key or a JWT, a string of 1-${TOKEN_MAX_LENGTH} characters` };
+const authSchema = z.object({ token: z.string(TOKEN_IS).min(1, TOKEN_IS).max(TOKEN_MAX_LENGTH, TOKEN_IS) });
+
 const ACTION_ERROR = `action: expected one of ${CLIENT_ACTIONS.map((a) => JSON.stringify(a)).join(', ')}`;
 
 const fail = (code: ErrorCode, message: string): ParseResult => ({ ok: false, code, message });
@@ -144,6 +154,11 @@ export function parseClientMessage(text: string): ParseResult {
       if (!r.success) return fail('invalid_message', describe(r.error));
       return { ok: true, msg: { action, id: r.data.id } };
     }
+    case 'auth': {
+      const r = authSchema.safeParse(value);
+      if (!r.success) return fail('invalid_message', describe(r.error));
+      return { ok: true, msg: { action, token: r.data.token } };
+    }
     default: {
       // Truncated: the message is echoed to the client and logged.
       const shown = action.length > 32 ? `${action.slice(0, 32)}…` : action;
@@ -162,6 +177,22 @@ export function errorFrame(code: ErrorCode, message: string, extra?: { symbol?: 
 /** `{"type":"pong"}`, echoing the ping's `id` when it had one. */
 export function pongFrame(id?: string | number): string {
   return id === undefined ? '{"type":"pong"}' : JSON.stringify({ type: 'pong', id });
+}
+
+/** A credential was accepted: who the connection acts as now, and until when (null: no expiry). */
+export function authenticatedFrame(user: string, scopes: readonly string[], expiresAtMs: number | undefined, symbols?: readonly string[]): string {
+  return JSON.stringify({
+    type: 'authenticated', user, scopes, expires_at: expiresAtMs === undefined ? null : new Date(expiresAtMs).toISOString(),
+    ...(symbols ? { symbols } : {}),
+  });
+}
+
+/**
+ * The connection's token expired: send `{"action":"auth","token":<fresh>}` within `grace_ms`,
+ * or the connection is closed (AUTH=all, code 4408) or goes on without its identity.
+ */
+export function tokenExpiredFrame(graceMs: number): string {
+  return JSON.stringify({ type: 'token_expired', grace_ms: graceMs });
 }
 
 /** Confirms an unsubscribe: no further frames for this symbol follow. */

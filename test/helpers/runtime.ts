@@ -3,12 +3,14 @@
 // Each runtime gets its own PostgreSQL schema (search_path via the connection string) and its
 // own data directory, so test files never see each other's rows; both are removed at stop().
 // createDeployment(TIMESCALE_URL) makes the same on the TimescaleDB test server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Config, loadConfig } from '../../src/config.js';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
+import type { Scope } from '../../src/auth/identity.js';
+import { openKeyStore } from '../../src/auth/key-store.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,6 +26,12 @@ export interface Runtime {
   /** A pool on this runtime's schema, for assertions on stored rows. */
   db: pg.Pool;
   get<T = unknown>(path: string): Promise<{ status: number; body: T }>;
+  /** The admin key the runtime made at its first start (DATA_DIR/admin-key); '' with AUTH=off. */
+  adminKey: string;
+  /** `{ 'x-api-key': adminKey }`, for requests that write. */
+  admin: Record<string, string>;
+  /** Creates an API key in the runtime's store and waits until the front accepts it. */
+  createKey(name: string, scopes: Scope[], user?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -104,7 +112,26 @@ export async function startRuntime(overrides: Overrides = {}, deployment?: Await
   const http = `http://127.0.0.1:${sup.port}`;
   const db = new pg.Pool({ connectionString: dep.url, max: 2 });
   let stopped: Promise<void> | undefined;
+  const keyFile = join(dep.dataDir, 'admin-key');
+  const adminKey = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : '';
   return {
+    adminKey,
+    admin: { 'x-api-key': adminKey },
+    async createKey(name, scopes, user) {
+      const store = await openKeyStore(cfg, { databaseUrl: dep.url });
+      try {
+        const { key } = await store.create({ name, scopes, user });
+        // The front reloads its keys every 2 s.
+        for (let i = 0; i < 100; i++) {
+          const r = await fetch(`${http}/symbols`, { headers: { 'x-api-key': key } });
+          if (r.status === 200) return key;
+          await sleep(100);
+        }
+        throw new Error(`key ${name} not accepted by the front within 10 s`);
+      } finally {
+        await store.close();
+      }
+    },
     sup,
     cfg,
     http,

@@ -31,8 +31,8 @@ export class TestClient {
     this.closed = new Promise((resolve) => ws.on('close', (code) => resolve((this.closeCode = code))));
   }
 
-  static connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
+  static connect(url: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
+    const ws = new WebSocket(url, options);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TestClient(ws)));
       ws.once('error', reject);
@@ -72,6 +72,23 @@ export class TestClient {
   close(): void {
     this.ws.close();
   }
+}
+
+/** The HTTP status a refused upgrade got (101 when it was accepted), with the refusal's JSON body. */
+export function upgradeStatus(url: string, options?: WebSocket.ClientOptions): Promise<{ status: number; body?: { error?: { code: string; message: string } } }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101 });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    ws.once('error', (e) => reject(e));
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ afterAll(() => rt?.stop());
 
 type Envelope = { success: boolean; data?: unknown; error?: { code: string } };
 const api = (path: string, init?: RequestInit) => fetch(`${rt.http}/api/v1/cache${path}`, init);
-const post = (path: string, body: unknown) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) => api(path, { method: 'POST', headers: { ...rt.admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {

@@ -12,7 +12,7 @@ const MAX_BODY = 2048;
 async function call(method: string, path: string, body?: string) {
   const r = await fetch(rt.http + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? rt.admin : { ...rt.admin, 'content-type': 'application/json' },
     body,
   });
   const text = await r.text();

@@ -209,6 +209,7 @@ function toRequest(w: WireRequest): HttpRequest {
     headers,
     remoteAddress: w.remoteAddress,
     body: Buffer.from(w.body.buffer, w.body.byteOffset, w.body.byteLength),
+    identity: w.identity,
   };
 }
 

@@ -1,6 +1,7 @@
 // What crosses the boundary of the cache actor: its start-up data, its control API, and the front ↔ cache link protocol.
 
 import type { MessagePort } from 'node:worker_threads';
+import type { Identity } from '../../auth/identity.js';
 import type { Config } from '../../config.js';
 import type { CacheHealth } from '../../cache/types.js';
 import type { HttpReply } from '../../protocol/http.js';
@@ -37,6 +38,8 @@ export interface WireRequest {
   headers: [string, string][];
   remoteAddress: string;
   body: Uint8Array;
+  /** Who the front verified the request to act as. */
+  identity?: Identity;
 }
 
 /** front → cache, on a link. `id` pairs the reply with its request. */

@@ -75,7 +75,7 @@ export class CacheLink {
     return new Promise((resolve) => {
       const sent = this.send(
         (id) => ({ id, kind: 'http', req: {
-          method: req.method, url: req.url, query: req.query.toString(), headers: [...req.headers], remoteAddress: req.remoteAddress, body: movable(req.body),
+          method: req.method, url: req.url, query: req.query.toString(), headers: [...req.headers], remoteAddress: req.remoteAddress, body: movable(req.body), identity: req.identity,
         } }),
         (r, why) => resolve(r?.kind === 'http' ? r.reply : errorReply(req.url, why === 'timeout' ? 504 : 503, why === 'timeout' ? 'cache_timeout' : 'cache_unavailable', `the cache service did not answer: ${why}`)),
       );

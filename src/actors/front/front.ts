@@ -29,6 +29,14 @@ import { CacheLink } from './cache-link.js';
 import { OPS_PATHS, OpsHttp } from './ops-http.js';
 import { isApiPath } from '../../cache/api/api.js';
 import { type Server, startServer } from './uws.js';
+import { Authenticator } from '../../auth/authenticator.js';
+import { JwtVerifier } from '../../auth/jwt.js';
+import { KeyRing } from '../../auth/key-ring.js';
+import { openKeyStore } from '../../auth/key-store.js';
+import { OriginPolicy } from '../../auth/origins.js';
+import { ConfigError, StartupError } from '../../errors.js';
+import { type GateCounters, HttpGate, SECURITY_HEADERS } from './gate.js';
+import { type AccessCounters, WsAccess } from './ws-access.js';
 
 const BATCH = 1024;
 const IDLE_WAIT_MS = 250;
@@ -37,6 +45,9 @@ const RATE_SAMPLE_MS = 1000;
 const CLOSE_GRACE_MS = 2000;
 /** /metrics and /health/detailed answer without the supervisor's figures rather than hang. */
 const STATS_TIMEOUT_MS = 2000;
+/** How long start waits for the API keys' first load (requests with a key get 503 until it succeeds). */
+const KEYS_FIRST_LOAD_MS = 5000;
+const ACCESS_SWEEP_MS = 1000;
 const COMMA = 0x2c;
 const CLOSE = Buffer.from(']}');
 
@@ -66,6 +77,12 @@ export class FrontActor implements FrontApi {
   private running = true;
   private timers: NodeJS.Timeout[] = [];
   private readonly resyncScratch: Uint8Array;
+  private readonly keys: KeyRing;
+  private readonly access: WsAccess;
+  private readonly gate: HttpGate;
+  private readonly accessCounters: AccessCounters & GateCounters = {
+    wsRefused: new Map(), wsClosed: new Map(), wsAuthFailures: new Map(), httpRefused: new Map(), corsPreflights: 0,
+  };
 
   constructor(private readonly init: FrontInit, private readonly supervisor: Remote<SupervisorApi>) {
     this.cfg = init.config;
@@ -93,12 +110,26 @@ export class FrontActor implements FrontApi {
     // ceiling" mark). Frequent sweeps leave the ceiling far away: uWS's buffered amount lags
     // while it batches topic frames, and at saturation that lag alone produced silent skips.
     this.sweepBudget = Math.min(4 * this.cfg.wsConflateBytes, this.cfg.wsMaxBackpressure - this.cfg.wsConflateBytes - 2 * maxFrame);
+    let jwt: JwtVerifier | undefined;
+    try {
+      jwt = JwtVerifier.load({ secret: this.cfg.jwtSecret, publicKeyFile: this.cfg.jwtPublicKeyFile, issuer: this.cfg.jwtIssuer, audience: this.cfg.jwtAudience });
+    } catch (e) {
+      // A key file that cannot be used does not get better by restarting.
+      throw e instanceof ConfigError ? new StartupError(e.message, e.code) : e;
+    }
+    const log = logger('front');
+    this.keys = new KeyRing(() => openKeyStore(this.cfg, { databaseUrl: init.database?.url, log }), log);
+    const auth = new Authenticator(this.keys, jwt);
+    const origins = new OriginPolicy(this.cfg.allowedOrigins ?? []);
+    this.access = new WsAccess(this.cfg, auth, origins, this.accessCounters);
+    this.gate = new HttpGate(this.cfg.auth, auth, origins, this.accessCounters);
     this.sessions = new Sessions(
       {
         cfg: this.cfg,
         symbolByName: (n) => this.byName.get(n),
         buildHistory: (sym, res) => this.buildHistory(sym, res),
         counters: this.counters,
+        access: this.access,
       },
       maxFrame,
     );
@@ -113,6 +144,8 @@ export class FrontActor implements FrontApi {
 
   async start(): Promise<number> {
     const sessions = this.sessions;
+    if (this.cfg.auth === 'off') logger('front').warn('AUTH=off: every route and WebSocket is open to anyone, admin routes included; for development only');
+    await within(this.keys.start(), KEYS_FIRST_LOAD_MS, undefined);
     const deps = this.httpDeps;
     const ops = new OpsHttp({
       runtime: async () => ({ front: this.stats(), supervisor: await within(this.supervisor.stats(), STATS_TIMEOUT_MS, undefined) }),
@@ -126,19 +159,24 @@ export class FrontActor implements FrontApi {
       maxPayloadLength: sessions.limits.uwsBytes,
       idleTimeoutS: this.cfg.wsIdleTimeoutS,
       maxBodyBytes: this.cfg.httpMaxBodyBytes,
-      createUserData: (id, remote) => sessions.createSession(id, remote),
+      requestTimeoutMs: this.cfg.httpRequestTimeoutMs,
+      headers: SECURITY_HEADERS,
+      upgrade: (info) => this.access.upgrade(info, (state) => sessions.createSession(info.id, state)),
+      aborted: (session) => this.access.release(session),
+      timedOut: () => this.accessCounters.httpRefused.set('timeout', (this.accessCounters.httpRefused.get('timeout') ?? 0) + 1),
       open: (ws) => sessions.open(ws),
       message: (ws, text, bytes) => sessions.message(ws, text, bytes),
       drain: (ws) => sessions.drain(ws),
       close: (ws) => sessions.close(ws),
       // The cache's routes run on the cache actor: here they are only forwarded.
-      http: (req) => (isApiPath(req.url) ? this.cache.forward(req) : OPS_PATHS.has(req.url) ? ops.handle(req) : handleHttp(req, deps)),
+      http: (req) => this.gate.serve(req, (r) => (isApiPath(r.url) ? this.cache.forward(r) : OPS_PATHS.has(r.url) ? ops.handle(r) : handleHttp(r, deps))),
       errorReply,
     });
     for (const q of this.queues) void this.pump(q);
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.cfg.staleAfterMs / 2)));
     this.timers.push(setInterval(() => this.sampleRate(), RATE_SAMPLE_MS));
+    this.timers.push(setInterval(() => this.access.sweep(), ACCESS_SWEEP_MS));
     return this.server.port;
   }
 
@@ -352,6 +390,15 @@ export class FrontActor implements FrontApi {
       frameQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
       feedToPublish: this.latency.summary(),
       staleSymbols: [...this.byName.values()].filter((s) => s.stale).map((s) => s.name),
+      access: {
+        apiKeys: this.keys.size,
+        httpRefused: Object.fromEntries(this.accessCounters.httpRefused),
+        corsPreflights: this.accessCounters.corsPreflights,
+        wsRefused: Object.fromEntries(this.accessCounters.wsRefused),
+        wsClosed: Object.fromEntries(this.accessCounters.wsClosed),
+        wsAuthFailures: Object.fromEntries(this.accessCounters.wsAuthFailures),
+        wsMessagesThrottled: this.sessions.throttled,
+      },
       historyTiers: this.tiers && {
         memory: { ...this.tiers.tiers.memory.stats(), ...this.tiers.cacheStats() },
         redis: this.tiers.tiers.redis.stats(),
@@ -377,6 +424,7 @@ export class FrontActor implements FrontApi {
     this.inbox.close();
     await this.tiers?.close();
     this.cache.close();
+    await this.keys.close();
     await this.pool.destroy();
   }
 }

@@ -36,19 +36,22 @@ export function errorReply(url: string, status: number, code: string, message: s
   return isApi(url) ? apiErrorReply(new ApiError(status, code, message)) : error(status, code, message);
 }
 
-/** Routes served beside the REST API (ops-http.ts serves /health/detailed and /metrics, uws.ts the WebSockets). */
+/**
+ * Routes served beside the REST API (ops-http.ts serves /health/detailed and /metrics, uws.ts the
+ * WebSockets); their access levels are gate.ts's.
+ */
 const FRONT_ROUTES: readonly RouteInfo[] = [
-  { method: 'GET', path: '/', description: 'this index of every route' },
-  { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component' },
-  { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency' },
-  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, no_data)' },
-  { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles' },
-  { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)' },
-  { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot" },
-  { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)" },
-  { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)' },
-  { method: 'GET', path: '/ws', description: 'WebSocket: subscribe, unsubscribe, ping; history, then live updates' },
-  { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing' },
+  { method: 'GET', path: '/', description: 'this index of every route', access: 'read' },
+  { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component', access: 'public' },
+  { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency (the details with an admin credential)', access: 'read' },
+  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, no_data)', access: 'read' },
+  { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles', access: 'read' },
+  { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)', access: 'read' },
+  { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
+  { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
+  { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
+  { method: 'GET', path: '/ws', description: 'WebSocket: auth, subscribe, unsubscribe, ping; history, then live updates', access: 'public' },
+  { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing', access: 'public' },
 ];
 
 /** GET /: every route, the REST API's read from its route table. Built once: the tables are fixed. */

@@ -36,6 +36,16 @@ export interface FrontStats {
   frameQueues: { depthBytes: number; capacityBytes: number }[];
   feedToPublish: LatencySummary;
   staleSymbols: string[];
+  /** Access control: refusals by reason, throttled messages, the active API keys loaded. */
+  access: {
+    apiKeys: number;
+    httpRefused: Record<string, number>; // unauthorized, forbidden, origin, auth_unavailable, timeout (408)
+    corsPreflights: number;
+    wsRefused: Record<string, number>; // upgrades refused: origin, per_ip, total
+    wsClosed: Record<string, number>; // closed: unauthorized, token_expired, flooding
+    wsAuthFailures: Record<string, number>; // credentials refused on WebSockets, by code
+    wsMessagesThrottled: number; // client messages refused by WS_MESSAGE_RATE
+  };
   historyTiers?: {
     memory: TierStats & { entries: number; bytes: number };
     redis: TierStats;

@@ -1,6 +1,7 @@
 // The operator's routes of the front: /metrics (the runtime's figures, then the cache actor's) and /health/detailed.
 
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { ANONYMOUS_READER, hasScope } from '../../auth/identity.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import type { ComponentHealth } from '../supervisor/messages.js';
 import type { CacheLink } from './cache-link.js';
@@ -36,7 +37,7 @@ export class OpsHttp {
     if (req.method !== 'GET') {
       return Promise.resolve({ ...errorReply(req.url, 405, 'method_not_allowed', `${req.method} ${req.url}: use GET`), headers: { allow: 'GET' } });
     }
-    return req.url === '/metrics' ? this.metrics() : this.detailedHealth();
+    return req.url === '/metrics' ? this.metrics() : this.detailedHealth(hasScope(req.identity ?? ANONYMOUS_READER, 'admin'));
   }
 
   /** Ours, then the cache actor's tickplant_cache_* (its own registry; no name is in both). */
@@ -46,13 +47,19 @@ export class OpsHttp {
     return { status: 200, body: cache ? `${own}\n${cache}` : own, contentType: this.registry.contentType };
   }
 
-  private async detailedHealth(): Promise<HttpReply> {
+  /** Without an admin credential, each component's status only: the details name hosts, errors and internals. */
+  private async detailedHealth(admin: boolean): Promise<HttpReply> {
     const [components, c, rt] = await Promise.all([this.d.health(), this.d.cache.health(), this.d.runtime()]);
     components.cache = c.health
       ? { status: c.health.status, detail: `redis ${c.health.redis.state}, postgres ${c.health.postgres.state}` }
       : { status: 'degraded', detail: c.error };
     const states = Object.values(components).map((x) => x.status);
     const status = states.includes('down') ? 'down' : states.includes('degraded') ? 'degraded' : 'ok';
+    const code = status === 'down' ? 503 : 200;
+    if (!admin) {
+      const summary = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, { status: v.status }]));
+      return { status: code, body: JSON.stringify({ status, components: summary, details: 'with an admin credential' }) };
+    }
     const body = {
       status,
       components,
@@ -61,6 +68,6 @@ export class OpsHttp {
       feedToPublish: rt.front.feedToPublish,
       uptimeS: rt.supervisor?.uptimeS,
     };
-    return { status: status === 'down' ? 503 : 200, body: JSON.stringify(body) };
+    return { status: code, body: JSON.stringify(body) };
   }
 }

@@ -51,6 +51,12 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   const committed = c('writer_rows_committed_total', 'Rows committed to PostgreSQL');
   const redisCommands = c('writer_redis_commands_total', 'Redis commands sent by the writer pipelines');
   const restarts = c('actor_restarts_total', 'Actor restarts by the supervisor');
+  const httpRefused = c('http_refused_total', 'HTTP requests refused before their route, by reason (unauthorized, forbidden, origin, auth_unavailable, timeout)', ['reason']);
+  const preflights = c('http_cors_preflights_total', 'CORS preflight (OPTIONS) requests answered');
+  const wsRefused = c('ws_refused_total', 'WebSocket upgrades refused, by reason (origin, per_ip, total)', ['reason']);
+  const wsClosed = c('ws_access_closed_total', 'WebSocket connections closed by access control, by reason (unauthorized, token_expired, flooding)', ['reason']);
+  const wsAuthFailures = c('ws_auth_failures_total', 'Credentials refused on WebSocket connections, by code', ['code']);
+  const throttled = c('ws_messages_throttled_total', 'Client messages refused by the per-connection rate limit (WS_MESSAGE_RATE)');
 
   let current: RuntimeSnapshot | undefined;
   const g = (name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void | Promise<void>) =>
@@ -64,6 +70,12 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     conflations.set(f.conflations);
     for (const [reason, n] of Object.entries(f.resyncs)) resyncs.set(n, { reason });
     for (const [code, n] of Object.entries(f.errorsSent)) errors.set(n, { code });
+    for (const [reason, n] of Object.entries(f.access.httpRefused)) httpRefused.set(n, { reason });
+    preflights.set(f.access.corsPreflights);
+    for (const [reason, n] of Object.entries(f.access.wsRefused)) wsRefused.set(n, { reason });
+    for (const [reason, n] of Object.entries(f.access.wsClosed)) wsClosed.set(n, { reason });
+    for (const [code, n] of Object.entries(f.access.wsAuthFailures)) wsAuthFailures.set(n, { code });
+    throttled.set(f.access.wsMessagesThrottled);
     const s = snap.supervisor;
     if (!s) return;
     offered.set(s.feed.offered);
@@ -86,6 +98,9 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   });
   g('ws_subscriptions', 'Live symbol subscriptions over all connections', [], function () {
     if (current) this.set(current.front.subscriptions);
+  });
+  g('api_keys_active', 'Active API keys loaded by the front', [], function () {
+    if (current) this.set(current.front.access.apiKeys);
   });
   g('symbols_stale', 'Symbols whose feed has been silent longer than STALE_AFTER_MS', [], function () {
     if (current) this.set(current.front.staleSymbols.length);

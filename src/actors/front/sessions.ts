@@ -17,9 +17,11 @@ import {
   type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
-import { CLOSE_MESSAGE_TOO_BIG, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
+import { CLOSE_MESSAGE_TOO_BIG, CLOSE_RATE_LIMITED, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
+import { MessageRate, type RateState, RateVerdict } from './message-rate.js';
 import type { FrontSymbol } from './symbols.js';
 import { SEND_DROPPED, type Socket } from './uws.js';
+import type { AccessState, WsAccess } from './ws-access.js';
 
 export interface HistoryResult {
   bytes: Uint8Array; // the complete historical_data frame
@@ -42,7 +44,16 @@ export interface SessionDeps {
   symbolByName(name: string): FrontSymbol | undefined;
   buildHistory(sym: FrontSymbol, resolutionMs: number): Promise<HistoryResult>;
   counters: FrontCounters;
+  access: WsAccess;
 }
+
+/**
+ * History builds one connection may have in the snapshot pool at once; its further subscribes
+ * wait their turn, so subscribe/unsubscribe churn costs the pool at most this much per connection.
+ */
+export const HISTORY_IN_FLIGHT_MAX = 4;
+/** Messages that may wait while the connection's credential is verified. */
+const HELD_MAX = 32;
 
 const PENDING = 0;
 const SEAM = 1;
@@ -61,13 +72,20 @@ interface Subscription {
   history?: HistoryResult;
   /** The symbol had no valid book when the client subscribed: its first snapshot is still owed. */
   awaitingFirst: boolean;
+  /** Pending: the history resolution asked for. */
+  resolutionMs: number;
 }
 
-export interface Session {
+export interface Session extends AccessState {
   readonly id: string;
-  readonly remote: string;
   readonly subs: Map<number, Subscription>;
   closed: boolean;
+  readonly rate: RateState;
+  /** History builds of this connection in the snapshot pool, and subscriptions waiting for one. */
+  historyInFlight: number;
+  readonly historyQueue: Set<Subscription>;
+  /** Messages that arrived while a credential was being verified. */
+  readonly held: string[];
 }
 
 
@@ -84,19 +102,28 @@ export class Sessions {
   private subscriptions = 0;
   private pendingSubscriptions = 0; // Pending or Seam: history not yet sent
   readonly limits: MessageLimits;
+  private readonly rate: MessageRate;
+  /** Client messages refused by the rate limit. */
+  throttled = 0;
 
   constructor(private readonly d: SessionDeps, maxFrameBytes: number) {
     this.scratch = new Uint8Array(maxFrameBytes);
     this.roomBytes = d.cfg.wsConflateBytes >>> 1;
     this.limits = messageLimits(d.cfg.wsMaxMessageBytes);
+    this.rate = new MessageRate(d.cfg.wsMessageRate, d.cfg.wsMessageBurst);
   }
 
-  createSession(id: string, remote: string): Session {
-    return { id: id || `c${this.nextClientId++}`, remote, subs: new Map(), closed: false };
+  /** The session of an accepted upgrade, around the access state WsAccess made for it. */
+  createSession(id: string, access: AccessState): Session {
+    return Object.assign(access, {
+      id: id || `c${this.nextClientId++}`, subs: new Map(), closed: false, rate: this.rate.initial(Date.now()),
+      historyInFlight: 0, historyQueue: new Set<Subscription>(), held: [],
+    });
   }
 
   open(ws: Socket<Session>): void {
     this.sockets.add(ws);
+    this.d.access.opened(ws.getUserData(), ws);
   }
 
   close(ws: Socket<Session>): void {
@@ -104,7 +131,10 @@ export class Sessions {
     s.closed = true;
     for (const sub of s.subs.values()) this.forget(sub);
     s.subs.clear();
+    s.historyQueue.clear();
+    s.held.length = 0;
     this.sockets.delete(ws);
+    this.d.access.release(s);
   }
 
   subscriptionCount(): { live: number; pending: number } {
@@ -114,11 +144,35 @@ export class Sessions {
   // ── client messages ──────────────────────────────────────────────────────────
 
   message(ws: Socket<Session>, text: string, bytes: number): void {
+    const session = ws.getUserData();
+    if (session.closed) return;
+    const verdict = this.rate.take(session.rate, Date.now());
+    if (verdict !== RateVerdict.Allowed) {
+      this.throttled++;
+      if (verdict === RateVerdict.RefusedFirst) {
+        this.error(ws, 'rate_limited', `over ${this.d.cfg.wsMessageRate} messages/s (WS_MESSAGE_RATE, burst WS_MESSAGE_BURST ${this.d.cfg.wsMessageBurst}): messages are dropped until the rate falls; flooding closes the connection`);
+      } else if (verdict === RateVerdict.Flooding) {
+        this.d.access.counters.wsClosed.set('flooding', (this.d.access.counters.wsClosed.get('flooding') ?? 0) + 1);
+        session.closed = true; // nothing more from it is read
+        ws.end(CLOSE_RATE_LIMITED, 'message rate limit exceeded');
+      }
+      return;
+    }
     if (bytes > this.limits.errorBytes) {
       this.error(ws, 'payload_too_large', `message of ${bytes} bytes exceeds WS_MAX_MESSAGE_BYTES (${this.limits.errorBytes})`);
       if (bytes > this.limits.closeBytes) ws.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
       return;
     }
+    if (session.verifying) {
+      // Order is kept: what the client sent after its auth runs once the auth is decided.
+      if (session.held.length < HELD_MAX) session.held.push(text);
+      else this.error(ws, 'rate_limited', `at most ${HELD_MAX} messages may wait while a credential is verified`);
+      return;
+    }
+    this.handle(ws, text);
+  }
+
+  private handle(ws: Socket<Session>, text: string): void {
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       this.error(ws, parsed.code, parsed.message);
@@ -127,11 +181,28 @@ export class Sessions {
     this.dispatch(ws, parsed.msg);
   }
 
+  /** After an auth is decided: the messages that waited for it, in order. */
+  private release(ws: Socket<Session>): void {
+    const session = ws.getUserData();
+    while (session.held.length > 0 && !session.closed && !session.verifying) this.handle(ws, session.held.shift()!);
+  }
+
   private dispatch(ws: Socket<Session>, msg: ClientMessage): void {
+    const session = ws.getUserData();
     switch (msg.action) {
       case 'ping':
         this.sendText(ws, pongFrame(msg.id));
         return;
+      case 'auth':
+        this.d.access.authenticate(session, ws, msg.token, () => this.release(ws));
+        return;
+    }
+    // Anything else needs an identity under AUTH=all (the connection is closed otherwise).
+    if (!this.d.access.requireIdentity(session, ws)) {
+      session.closed = true;
+      return;
+    }
+    switch (msg.action) {
       case 'unsubscribe': {
         const sym = this.d.symbolByName(msg.symbol);
         const sub = sym && ws.getUserData().subs.get(sym.id);
@@ -151,6 +222,11 @@ export class Sessions {
 
   private subscribe(ws: Socket<Session>, msg: Extract<ClientMessage, { action: 'subscribe' }>): void {
     const session = ws.getUserData();
+    const refusal = this.d.access.mayRead(session, msg.symbol);
+    if (refusal !== undefined) {
+      this.error(ws, refusal.code, refusal.message, msg.symbol);
+      return;
+    }
     const sym = this.d.symbolByName(msg.symbol);
     if (!sym) {
       this.error(ws, 'unknown_symbol', `unknown symbol ${msg.symbol}: GET /symbols lists the symbols served`, msg.symbol);
@@ -164,7 +240,7 @@ export class Sessions {
     }
     const sub: Subscription = {
       ws, sym, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay: this.d.cfg.rawCapacity, resyncReason: 'resume_unavailable',
-      awaitingFirst: false,
+      awaitingFirst: false, resolutionMs: 0,
     };
     session.subs.set(sym.id, sub);
     this.subscriptions++;
@@ -183,15 +259,37 @@ export class Sessions {
       return;
     }
     sub.state = PENDING;
+    sub.resolutionMs = resolutionMs;
     this.pendingSubscriptions++;
-    this.d.buildHistory(sym, resolutionMs).then(
+    if (session.historyInFlight < HISTORY_IN_FLIGHT_MAX) this.buildHistory(sub);
+    else session.historyQueue.add(sub);
+  }
+
+  private buildHistory(sub: Subscription): void {
+    const { ws, sym } = sub;
+    const session = ws.getUserData();
+    session.historyInFlight++;
+    const done = () => {
+      // The slot is held until the pool is done, even for a subscription dropped meanwhile:
+      // that is what bounds a connection's work in the pool.
+      session.historyInFlight--;
+      if (session.closed) return;
+      const next = session.historyQueue.values().next();
+      if (!next.done) {
+        session.historyQueue.delete(next.value);
+        this.buildHistory(next.value);
+      }
+    };
+    this.d.buildHistory(sym, sub.resolutionMs).then(
       (h) => {
+        done();
         if (session.closed || session.subs.get(sym.id) !== sub) return; // gone or replaced meanwhile
         sub.history = h;
         sub.state = SEAM;
         this.progress(sub);
       },
       (e: unknown) => {
+        done();
         if (session.closed || session.subs.get(sym.id) !== sub) return;
         this.drop(sub);
         this.error(ws, 'internal', `history for ${sym.name} failed: ${(e as Error)?.message ?? e}`, sym.name);
@@ -208,6 +306,7 @@ export class Sessions {
 
   private forget(sub: Subscription): void {
     this.waiting.delete(sub);
+    sub.ws.getUserData().historyQueue.delete(sub);
     this.seams.get(sub.sym.id)?.delete(sub);
     this.subscriptions--;
     if (sub.state === PENDING || sub.state === SEAM) this.pendingSubscriptions--;

@@ -38,8 +38,24 @@ export interface ServerOptions<U> {
   idleTimeoutS: number;
   /** A request body larger than this is answered 413 without being read further. */
   maxBodyBytes: number;
-  /** Paths served as WebSocket: `/ws` and `/ws/:id`; `id` is '' for `/ws`. */
-  createUserData(id: string, remoteAddress: string): U;
+  /**
+   * A request body not complete this long after the headers is answered 408 and its connection
+   * closed (a client trickling a body holds a connection and its buffer). Headers trickled
+   * slower than uWS's own 10 s idle limit are cut by uWS.
+   */
+  requestTimeoutMs: number;
+  /** Headers on every HTTP reply (security headers). */
+  headers: Readonly<Record<string, string>>;
+  /**
+   * Paths served as WebSocket: `/ws` and `/ws/:id`. Returns the connection's user data to
+   * accept it, or the HTTP reply that refuses it (origin, connection limits); may be async
+   * (a token to verify), and the client may leave meanwhile (`aborted` is then called instead).
+   */
+  upgrade(info: UpgradeInfo): UpgradeDecision<U> | Promise<UpgradeDecision<U>>;
+  /** An accepted upgrade whose client left before it completed: undo what `upgrade` counted. */
+  aborted(userData: U): void;
+  /** An HTTP request cut by the server (408: its body was too slow). */
+  timedOut(): void;
   open(ws: Socket<U>): void;
   message(ws: Socket<U>, text: string, bytes: number): void;
   drain(ws: Socket<U>): void;
@@ -48,6 +64,18 @@ export interface ServerOptions<U> {
   /** The reply for a request refused before `http` sees it (413) or whose handler failed (500), in the route's error shape. */
   errorReply(url: string, status: number, code: string, message: string): HttpReply;
 }
+
+export interface UpgradeInfo {
+  /** `/ws/{id}`'s id; '' for `/ws`. */
+  id: string;
+  remoteAddress: string;
+  /** Origin and Host headers ('' when absent). */
+  origin: string;
+  host: string;
+  query: URLSearchParams;
+}
+
+export type UpgradeDecision<U> = { accept: U } | { refuse: HttpReply };
 
 export interface Server {
   readonly port: number;
@@ -82,14 +110,61 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
   const sockets = new Set<uWS.WebSocket<U>>();
   const app = uWS.App();
 
+  const writeReply = (res: uWS.HttpResponse, r: HttpReply) => {
+    res.writeStatus(STATUS_TEXT[r.status] ?? String(r.status));
+    res.writeHeader('content-type', r.contentType ?? 'application/json');
+    // A reply's own header replaces the default of the same name (a page with its own CSP).
+    for (const k in o.headers) if (r.headers?.[k] === undefined) res.writeHeader(k, o.headers[k]);
+    if (r.headers) for (const k in r.headers) res.writeHeader(k, r.headers[k]);
+    // Close after each response: uWS.js 20.30 cannot close idle keep-alive connections at
+    // shutdown, and a worker that exits while holding one aborts the whole process.
+    res.end(r.body, true);
+  };
+
   const upgrade = (res: uWS.HttpResponse, req: uWS.HttpRequest, ctx: uWS.us_socket_context_t, id: string) => {
-    const remote = decoder.decode(res.getRemoteAddressAsText());
-    res.upgrade(
-      o.createUserData(id, remote),
-      req.getHeader('sec-websocket-key'),
-      req.getHeader('sec-websocket-protocol'),
-      req.getHeader('sec-websocket-extensions'),
-      ctx,
+    // The request object is valid only during this call: read everything needed first.
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const info: UpgradeInfo = {
+      id,
+      remoteAddress: decoder.decode(res.getRemoteAddressAsText()),
+      origin: req.getHeader('origin'),
+      host: req.getHeader('host'),
+      query: new URLSearchParams(req.getQuery() ?? ''),
+    };
+    const complete = (d: UpgradeDecision<U>) => {
+      if ('refuse' in d) writeReply(res, d.refuse);
+      else res.upgrade(d.accept, key, protocol, extensions, ctx);
+    };
+    let decision: UpgradeDecision<U> | Promise<UpgradeDecision<U>>;
+    try {
+      decision = o.upgrade(info);
+    } catch (e) {
+      log.error('WebSocket upgrade failed', { error: String((e as Error)?.stack ?? e) });
+      writeReply(res, o.errorReply('/ws', 500, 'internal', 'internal error; the server log has the details'));
+      return;
+    }
+    if (!(decision instanceof Promise)) {
+      complete(decision);
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    decision.then(
+      (d) => {
+        if (aborted) {
+          if ('accept' in d) o.aborted(d.accept);
+          return;
+        }
+        res.cork(() => complete(d));
+      },
+      (e: unknown) => {
+        log.error('WebSocket upgrade failed', { error: String((e as Error)?.stack ?? e) });
+        if (!aborted) res.cork(() => writeReply(res, o.errorReply('/ws', 500, 'internal', 'internal error; the server log has the details')));
+      },
     );
   };
 
@@ -134,16 +209,11 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
       remoteAddress: decoder.decode(res.getRemoteAddressAsText()),
       body: EMPTY_BODY,
     };
+    let answered = false;
     const write = (r: HttpReply) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(STATUS_TEXT[r.status] ?? String(r.status));
-        res.writeHeader('content-type', r.contentType ?? 'application/json');
-        for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
-        // Close after each response: uWS.js 20.30 cannot close idle keep-alive connections at
-        // shutdown, and a worker that exits while holding one aborts the whole process.
-        res.end(r.body, true);
-      });
+      if (aborted || answered) return;
+      answered = true;
+      res.cork(() => writeReply(res, r));
     };
     // A bug, not the client's doing: the details go to the log, the client gets a fixed message.
     const fail = (e: unknown) => {
@@ -173,16 +243,31 @@ export function startServer<U>(o: ServerOptions<U>): Promise<Server> {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    // uWS restarts its idle timer on every chunk, so a body trickled a byte at a time would
+    // hold the connection forever: the whole body gets one deadline.
+    const deadline = setTimeout(() => {
+      if (refused || aborted) return;
+      refused = true;
+      o.timedOut();
+      write(o.errorReply(url, 408, 'request_timeout', `request body not received within ${o.requestTimeoutMs} ms (HTTP_REQUEST_TIMEOUT_MS)`));
+    }, o.requestTimeoutMs);
+    // Replaces the handler above (uWS keeps one): it also stops the deadline.
+    res.onAborted(() => {
+      aborted = true;
+      clearTimeout(deadline);
+    });
     res.onData((chunk, isLast) => {
       if (refused) return;
       size += chunk.byteLength;
       if (size > o.maxBodyBytes) {
         refused = true;
+        clearTimeout(deadline);
         tooLarge();
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
+        clearTimeout(deadline);
         request.body = Buffer.concat(chunks, size);
         handle();
       }

@@ -19,7 +19,7 @@ export interface RateDecision {
 }
 
 export interface CacheHttpDeps extends CacheApiDeps {
-  limiter?: { check(identity: string): Promise<RateDecision>; knows(apiKey: string): boolean };
+  limiter?: { check(identity: string, limitName?: string): Promise<RateDecision> };
   /** Where a failing handler's error goes (the client gets a fixed message). */
   log?: Logger;
 }
@@ -42,11 +42,10 @@ export class CacheHttp {
     let reply: HttpReply;
     try {
       if (this.d.limiter) {
-        // An X-API-Key configured in RATE_LIMIT_PER_KEY has its own budget; any other request
-        // counts against its address. Keys are not checked, so an unknown key must not buy a
-        // fresh budget: rotating keys would make the limit void.
-        const key = req.header('x-api-key');
-        const decision = await this.d.limiter.check(key !== '' && this.d.limiter.knows(key) ? key : `ip:${req.remoteAddress}`);
+        // A verified credential has a budget of its own (its limit found by key name or token
+        // subject, the names RATE_LIMIT_PER_KEY uses); any other request counts against its address.
+        const who = req.identity !== undefined && req.identity.kind !== 'anonymous' ? req.identity : undefined;
+        const decision = who ? await this.d.limiter.check(who.id, who.name) : await this.d.limiter.check(`ip:${req.remoteAddress}`);
         limitHeaders = {
           'x-ratelimit-limit': String(decision.limit),
           'x-ratelimit-remaining': String(decision.remaining),

@@ -3,6 +3,7 @@
 // The route table is built once, without the services it calls: those (`deps`) come with each
 // request, so the table can be listed (GET / on the front) before any service exists.
 
+import type { Access } from '../../auth/policy.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 
 export interface RouteContext<D> {
@@ -19,6 +20,8 @@ export interface RouteInfo {
   method: string;
   path: string;
   description: string;
+  /** Who may call it (the front checks the scope; `:own` routes also check the owner themselves). */
+  access: Access;
 }
 
 interface Route<D> {
@@ -26,9 +29,10 @@ interface Route<D> {
   segments: string[];
   description: string;
   handler: Handler<D>;
+  access: Access;
 }
 
-export type Match<D> = { handler: Handler<D>; params: Record<string, string> } | { status: 404 | 405; allowed: string[] };
+export type Match<D> = { handler: Handler<D>; params: Record<string, string>; access: Access } | { status: 404 | 405; allowed: string[] };
 
 export class Router<D> {
   /** In declaration order, for list(). */
@@ -36,8 +40,9 @@ export class Router<D> {
   /** In match order. */
   private readonly routes: Route<D>[] = [];
 
-  add(method: string, pattern: string, description: string, handler: Handler<D>): this {
-    const r = { method, segments: split(pattern), description, handler };
+  /** `access` defaults to `read` for GET and `write` for any other method. */
+  add(method: string, pattern: string, description: string, handler: Handler<D>, access: Access = method === 'GET' ? 'read' : 'write'): this {
+    const r = { method, segments: split(pattern), description, handler, access };
     this.declared.push(r);
     this.routes.push(r);
     // Static segments win over parameters at the same depth (`/signals/active` before `/signals/:id`).
@@ -51,7 +56,7 @@ export class Router<D> {
     for (const r of this.routes) {
       const params = matchSegments(r.segments, parts);
       if (params === undefined) continue;
-      if (r.method === method) return { handler: r.handler, params };
+      if (r.method === method) return { handler: r.handler, params, access: r.access };
       allowed.push(r.method);
     }
     return allowed.length > 0 ? { status: 405, allowed: [...new Set(allowed)] } : { status: 404, allowed };
@@ -63,6 +68,7 @@ export class Router<D> {
       method: r.method,
       path: `/${r.segments.map((s) => (s.startsWith(':') ? `{${s.slice(1)}}` : s)).join('/')}`,
       description: r.description,
+      access: r.access,
     }));
   }
 }

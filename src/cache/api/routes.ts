@@ -3,6 +3,7 @@
 // Routes hold no caching logic of their own: TTLs, tiers and strategies are the namespaces'
 // (config/cache-namespaces.json); keys are built by the service from the namespace patterns.
 
+import { ANONYMOUS_READER, mayActFor } from '../../auth/identity.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { cachedOk } from './http-cache.js';
 import { ApiError, json, jsonBody, ok, parse } from './replies.js';
@@ -38,6 +39,16 @@ const body = <T extends Parameters<typeof parse>[0]>(ctx: Ctx, schema: T) =>
   parse(schema, jsonBody(ctx.req.body, ctx.req.header('content-type')), 'body');
 const param = (ctx: Ctx, name: keyof typeof S.params) => parse(S.params[name], ctx.params[name], `path.${name}`) as string;
 const notFound = (what: string) => new ApiError(404, 'not_found', what);
+/**
+ * Refuses a caller that is neither `owner` nor an admin (403; 401 when it sent no credential).
+ * The front has checked the route's scope; ownership needs the resource, so it is checked here.
+ */
+function ownedBy(ctx: Ctx, owner: string, what: string): void {
+  const identity = ctx.req.identity ?? ANONYMOUS_READER;
+  if (mayActFor(identity, owner)) return;
+  if (identity.kind === 'anonymous') throw new ApiError(401, 'unauthorized', `${what} belong to their user: send that user's credential (X-API-Key or Authorization: Bearer)`);
+  throw new ApiError(403, 'forbidden', `${what} belong to user ${owner}: readable and deletable by that user or an admin only`);
+}
 /** Active signals listed per symbol at most. */
 const MAX_SIGNALS = 1000;
 
@@ -138,25 +149,40 @@ export const cacheRoutes = new Router<CacheApiDeps>()
     return ok(value, {}, 201);
   })
 
-  // ── sessions ────────────────────────────────────────────────────────────────
-  .add('POST', '/sessions', 'creates a session for a user_id', async (ctx) => {
+  // ── sessions: each belongs to its user_id; that user or an admin may act on it ──
+  .add('POST', '/sessions', 'creates a session for a user_id (that user or an admin)', async (ctx) => {
     const s = body(ctx, S.sessionCreate);
+    ownedBy(ctx, s.user_id, 'sessions');
     return ok(await ctx.deps.sessions.create(s.user_id, { role: s.role, permissions: s.permissions, data: s.data }), {}, 201);
-  })
+  }, 'write:own')
   .add('GET', '/sessions/user/:user_id', "a user's sessions", async (ctx) => {
-    const sessions = await ctx.deps.sessions.listForUser(param(ctx, 'user_id'));
+    const user = param(ctx, 'user_id');
+    ownedBy(ctx, user, 'sessions');
+    const sessions = await ctx.deps.sessions.listForUser(user);
     return ok(sessions, { count: sessions.length });
-  })
-  .add('DELETE', '/sessions/user/:user_id', "deletes a user's sessions", async (ctx) => ok({ deleted: await ctx.deps.sessions.deleteAllForUser(param(ctx, 'user_id')) }))
+  }, 'read:own')
+  .add('DELETE', '/sessions/user/:user_id', "deletes a user's sessions", async (ctx) => {
+    const user = param(ctx, 'user_id');
+    ownedBy(ctx, user, 'sessions');
+    return ok({ deleted: await ctx.deps.sessions.deleteAllForUser(user) });
+  }, 'write:own')
   .add('GET', '/sessions/:session_id', 'a session (its TTL slides)', async (ctx) => {
-    const s = await ctx.deps.sessions.get(param(ctx, 'session_id'));
+    const id = param(ctx, 'session_id');
+    const owner = await ctx.deps.sessions.owner(id);
+    if (owner === undefined) throw notFound('no such session (expired or deleted)');
+    ownedBy(ctx, owner, 'sessions');
+    const s = await ctx.deps.sessions.get(id);
     if (s === undefined) throw notFound('no such session (expired or deleted)');
     return ok(s);
-  })
+  }, 'read:own')
   .add('DELETE', '/sessions/:session_id', 'deletes a session', async (ctx) => {
-    if (!(await ctx.deps.sessions.delete(param(ctx, 'session_id')))) throw notFound('no such session (expired or deleted)');
+    const id = param(ctx, 'session_id');
+    const owner = await ctx.deps.sessions.owner(id);
+    if (owner === undefined) throw notFound('no such session (expired or deleted)');
+    ownedBy(ctx, owner, 'sessions');
+    if (!(await ctx.deps.sessions.delete(id))) throw notFound('no such session (expired or deleted)');
     return ok({ deleted: true });
-  })
+  }, 'write:own')
 
   // ── analytics ───────────────────────────────────────────────────────────────
   .add('GET', '/analytics/:key', 'an analytics value', async (ctx) => {
@@ -210,12 +236,12 @@ export const cacheRoutes = new Router<CacheApiDeps>()
     const b = body(ctx, S.invalidate);
     const deleted = b.namespace !== undefined ? await c.invalidateNamespace(b.namespace) : await c.invalidate(b.pattern!);
     return ok({ deleted, ...b });
-  })
-  .add('POST', '/cleanup', 'drops expired entries and sessions now', async (ctx) => ok(await ctx.deps.cache.cleanup()))
+  }, 'admin')
+  .add('POST', '/cleanup', 'drops expired entries and sessions now', async (ctx) => ok(await ctx.deps.cache.cleanup()), 'admin')
   .add('DELETE', '/clear', 'empties every cache on every node (?confirm=true)', async (ctx) => {
     parse(S.query.confirm, ctx.req.query.get('confirm') ?? '', 'query.confirm');
     return ok({ deleted: await ctx.deps.cache.clear() });
-  });
+  }, 'admin');
 
 interface OptionRow { option_type: 'CALL' | 'PUT'; strike_price: number; volume?: number; open_interest?: number; implied_volatility?: number }
 
