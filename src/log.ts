@@ -18,11 +18,17 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** A URL with its password replaced by ***: secrets never reach logs or messages. */
+/**
+ * A URL with its password replaced by ***: secrets never reach logs or messages. pg and ioredis
+ * also take a password as a query parameter (`?password=`, pg's `sslpassword`), so those go too.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // Only when one is there: rewriting the query re-encodes it (%20 becomes +).
+    const secret = [...u.searchParams.keys()].filter((k) => /password/i.test(k));
+    for (const k of secret) u.searchParams.set(k, '***');
     return u.toString();
   } catch {
     return '(unparsable URL)';

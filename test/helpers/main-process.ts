@@ -1,5 +1,6 @@
 // The real tickplant process for tests: spawned from source (or as `npm start`), its output collected, its exit awaited.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A port nobody listens on right now. */
@@ -90,4 +91,37 @@ export function startMain(env: NodeJS.ProcessEnv, o: StartOptions = {}): MainPro
     waitFor,
     port: async (ms) => Number((await waitFor(/listening on http:\/\/[^:]+:(\d+)/, ms))[1]),
   };
+}
+
+/**
+ * The local ports of `pid`'s TCP connections to `remotePort` (Linux: /proc), so a test can cut
+ * exactly its own child's connections to a shared PostgreSQL or Redis (CLIENT KILL ADDR,
+ * pg_stat_activity.client_port) without touching other test files' servers.
+ */
+export function tcpConnectionsTo(pid: number, remotePort: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // Closed between readdir and readlink: not a connection any more.
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue; // no IPv6 on this machine
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] local, f[2] remote address (hex addr:port), f[3] state (01 ESTABLISHED), f[9] inode.
+      if (f.length < 10 || f[3] !== '01' || !inodes.has(f[9])) continue;
+      if (parseInt(f[2].split(':')[1], 16) === remotePort) ports.push(parseInt(f[1].split(':')[1], 16));
+    }
+  }
+  return ports;
 }
