@@ -19,6 +19,8 @@ export interface JwtOptions {
 }
 
 const SUB_MAX = 128;
+/** 9999-12-31T23:59:59Z: later expiries are not dates (and not a credential anyone should hold). */
+const EXP_MAX_S = 253_402_300_799;
 const SYMBOLS_MAX = 10_000;
 const SYMBOL_RE = /^[A-Za-z0-9._:/-]{1,32}$/;
 
@@ -30,7 +32,9 @@ export function identityFromClaims(claims: JWTPayload): Identity {
   const bad = (claim: string, expected: string) => new AuthError('unauthorized', `token claim ${claim}: expected ${expected}`);
   const sub = claims.sub;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > SUB_MAX) throw bad('sub', `the user, a string of 1-${SUB_MAX} characters`);
-  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw bad('exp', 'the expiry, seconds since the epoch');
+  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp) || claims.exp < 0 || claims.exp > EXP_MAX_S) {
+    throw bad('exp', 'the expiry, seconds since the epoch, before the year 10000');
+  }
   let scopes: Scope[];
   const raw = claims.scopes ?? claims.scope;
   try {

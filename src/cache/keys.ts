@@ -187,6 +187,12 @@ export function globToRegExp(glob: string): RegExp {
       const negate = body.startsWith('^');
       if (negate) body = body.slice(1);
       if (!/^[A-Za-z0-9_.:-]+$/.test(body)) throw new CachePatternError(`pattern class [${body}] may only hold [A-Za-z0-9_.:-]`);
+      for (let j = 0; j + 2 < body.length; j++) {
+        // A reversed range (`[z-a]`) matches nothing in Redis and is a syntax error to RegExp.
+        if (body[j + 1] === '-' && body.charCodeAt(j) > body.charCodeAt(j + 2)) {
+          throw new CachePatternError(`pattern class [${body}] has a reversed range ${body.slice(j, j + 3)}`);
+        }
+      }
       // Inside a class only `-` ranges matter; escape nothing else (the alphabet above has no specials but `.`).
       re += `[${negate ? '^' : ''}${body}]`;
       i = end;

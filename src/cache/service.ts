@@ -294,9 +294,22 @@ export class CacheService {
     return [...found].map((k) => st.keys.parse(k)).filter((p): p is Record<string, string> => p !== undefined);
   }
 
-  /** Source values whose JSON contains `match` (e.g. signals of a symbol), newest first. Source only. */
+  /**
+   * Values whose JSON contains `match` (e.g. signals of a symbol): the source's, newest first; a
+   * namespace without a source (cache-only, as PERSIST=false makes the PostgreSQL-backed ones)
+   * has only its tiers to offer, so they are scanned (at most QUERY_SCAN_KEYS keys).
+   */
   async query<T = unknown>(ns: string, match: Readonly<Record<string, unknown>>, limit = 100): Promise<{ params: Record<string, string>; value: T }[]> {
     const st = this.state(ns);
+    if (st.def.source === undefined) {
+      const keys = await this.keys(ns, {}, QUERY_SCAN_KEYS);
+      const hits = await this.getMany(ns, keys);
+      const out: { params: Record<string, string>; value: T }[] = [];
+      hits.forEach((h, i) => {
+        if (h !== undefined && out.length < limit && contains(h.value, match)) out.push({ params: keys[i], value: h.value as T });
+      });
+      return out;
+    }
     const src = this.sourceOf(st);
     if (!src.query) throw new CacheSourceError(ns, `source "${st.def.source}" cannot be queried (no query())`);
     let rows: { key: string; value: unknown }[];
@@ -416,4 +429,14 @@ function ttlOf(st: NamespaceState, params: Params, opts: SetOptions): number {
   if (s === undefined) return st.ttlMs(params);
   if (!Number.isInteger(s) || s < 1 || s > MAX_TTL_SECONDS) throw new RangeError(`cache set option ttlSeconds must be whole seconds 1-${MAX_TTL_SECONDS}, got ${s}`);
   return s * 1000;
+}
+
+/** Keys a query of a cache-only namespace scans at most. */
+const QUERY_SCAN_KEYS = 10_000;
+
+/** Whether `value` is an object holding every field of `match` (the source's JSON containment, one level deep). */
+function contains(value: unknown, match: Readonly<Record<string, unknown>>): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const [k, v] of Object.entries(match)) if ((value as Record<string, unknown>)[k] !== v) return false;
+  return true;
 }

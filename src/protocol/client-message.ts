@@ -182,7 +182,7 @@ export function pongFrame(id?: string | number): string {
 /** A credential was accepted: who the connection acts as now, and until when (null: no expiry). */
 export function authenticatedFrame(user: string, scopes: readonly string[], expiresAtMs: number | undefined, symbols?: readonly string[]): string {
   return JSON.stringify({
-    type: 'authenticated', user, scopes, expires_at: expiresAtMs === undefined ? null : new Date(expiresAtMs).toISOString(),
+    type: 'authenticated', user, scopes, expires_at: isoOrNull(expiresAtMs),
     ...(symbols ? { symbols } : {}),
   });
 }
@@ -212,6 +212,10 @@ export function unsubscribedFrame(symbol: string): string {
 export type SymbolStatus = 'live' | 'stale' | 'no_data';
 
 export function statusFrame(symbol: string, status: SymbolStatus, sinceMs: number): string {
-  const since = Number.isFinite(sinceMs) && Math.abs(sinceMs) <= 8.64e15 ? new Date(sinceMs).toISOString() : null;
-  return JSON.stringify({ type: 'status', symbol, status, since });
+  return JSON.stringify({ type: 'status', symbol, status, since: isoOrNull(sinceMs) });
+}
+
+/** ISO time, or null for what is not a representable date (frames must never throw on the front actor). */
+function isoOrNull(ms: number | undefined): string | null {
+  return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
 }

@@ -128,6 +128,14 @@ describe('AUTH=writes (the default): keys, scopes, ownership, browsers, limits',
     expect((await upgradeStatus(rt.ws)).status).toBe(101);
   });
 
+  it('answers a malformed %-escape in a symbol with 400, not a failure', async () => {
+    for (const path of ['/orderbook/%zz/latest', '/orderbook/%/today', '/orderbook/%ff/history']) {
+      const r = await call(rt, 'GET', path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error.code, path).toBe('invalid_parameter');
+    }
+  });
+
   it('puts security headers on every answer', async () => {
     for (const path of ['/health', '/symbols', '/api/v1/cache/nothing', '/nowhere']) {
       const r = await fetch(rt.http + path);
@@ -293,6 +301,22 @@ describe('AUTH=all: WebSockets need a token', () => {
     await sleep(1500);
     expect(renewing.closeCode).toBeUndefined();
     renewing.close();
+  });
+
+  it('survives connections that close while their token is being verified', async () => {
+    const jwt = await token({ sub: 'ivy', scopes: ['read'] });
+    for (let i = 0; i < 20; i++) {
+      const c = await TestClient.connect(rt.ws);
+      c.send({ action: 'auth', token: i % 2 === 0 ? jwt : `${jwt}x` });
+      c.send({ action: 'subscribe', symbol: 'US.AAPL', resolution: 'none' });
+      c.ws.terminate();
+    }
+    await sleep(300);
+    expect((await call(rt, 'GET', '/health')).status).toBe(200);
+    const c = await TestClient.connect(`${rt.ws}?token=${jwt}`);
+    c.send({ action: 'subscribe', symbol: 'US.AAPL', resolution: 'none' });
+    await c.waitFor((m) => m.type === 'orderbook_update');
+    c.close();
   });
 
   it('needs a credential for reads over HTTP too, but not for /health', async () => {

@@ -10,7 +10,7 @@ const scope = fc.constantFrom(...SCOPES);
 const symbol = fc.stringMatching(/^[A-Za-z0-9._:/-]{1,32}$/);
 const validClaims = fc.record({
   sub: fc.string({ minLength: 1, maxLength: 128 }),
-  exp: fc.integer({ min: 0, max: 2 ** 40 }),
+  exp: fc.integer({ min: 0, max: 253_402_300_799 }),
   scopes: fc.oneof(fc.uniqueArray(scope, { minLength: 1 }), fc.uniqueArray(scope, { minLength: 1 }).map((s) => s.join(' '))),
   symbols: fc.option(fc.array(symbol, { maxLength: 20 }), { nil: undefined }),
 });

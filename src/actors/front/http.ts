@@ -95,7 +95,12 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   }
   const m = ORDERBOOK.exec(req.url);
   if (!m) return error(404, 'not_found', `no route ${req.url}: GET / lists every route`);
-  const name = decodeURIComponent(m[1]);
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    return error(400, 'invalid_parameter', 'symbol: malformed %-escape in the path');
+  }
   const sym = d.symbol(name);
   if (!sym) return error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
   if (m[2] === 'latest') return latest(sym);

@@ -79,7 +79,6 @@ interface Subscription {
 export interface Session extends AccessState {
   readonly id: string;
   readonly subs: Map<number, Subscription>;
-  closed: boolean;
   readonly rate: RateState;
   /** History builds of this connection in the snapshot pool, and subscriptions waiting for one. */
   historyInFlight: number;
@@ -116,7 +115,7 @@ export class Sessions {
   /** The session of an accepted upgrade, around the access state WsAccess made for it. */
   createSession(id: string, access: AccessState): Session {
     return Object.assign(access, {
-      id: id || `c${this.nextClientId++}`, subs: new Map(), closed: false, rate: this.rate.initial(Date.now()),
+      id: id || `c${this.nextClientId++}`, subs: new Map(), rate: this.rate.initial(Date.now()),
       historyInFlight: 0, historyQueue: new Set<Subscription>(), held: [],
     });
   }

@@ -19,6 +19,8 @@ import type { UpgradeDecision, UpgradeInfo } from './uws.js';
 /** What a connection's access state holds (a part of its session). */
 export interface AccessState {
   readonly remote: string;
+  /** The connection closed: nothing may be sent on it (uWS aborts the process on a closed socket). */
+  closed: boolean;
   identity: Identity | undefined;
   /** AUTH=all: when an unauthenticated connection is closed; 0 once authenticated. */
   authDeadlineMs: number;
@@ -87,7 +89,7 @@ export class WsAccess {
     }
     this.perAddress.set(info.remoteAddress, here + 1);
     this.total++;
-    const state: AccessState = { remote: info.remoteAddress, identity: undefined, authDeadlineMs: 0, graceUntilMs: 0, verifying: false };
+    const state: AccessState = { remote: info.remoteAddress, closed: false, identity: undefined, authDeadlineMs: 0, graceUntilMs: 0, verifying: false };
     const token = info.query.get('token');
     if (token === null) return { accept: create(state) };
     let verified: Identity | Promise<Identity>;
@@ -150,7 +152,9 @@ export class WsAccess {
    * AUTH=all the connection is then closed unless it already holds a valid identity.
    */
   authenticate(state: AccessState, ws: AccessSocket, token: string, done: () => void): void {
+    // A JWT is verified asynchronously: the connection may have closed meanwhile.
     const accept = (identity: Identity) => {
+      if (state.closed) return;
       state.identity = identity;
       state.authDeadlineMs = 0;
       state.graceUntilMs = 0;
@@ -163,6 +167,7 @@ export class WsAccess {
     };
     // A connection that still holds a valid identity (or is in its grace period) keeps it.
     const reject = (e: unknown) => {
+      if (state.closed) return;
       ws.send(this.refusal(e));
       if (this.cfg.auth === 'all' && state.identity === undefined) this.close(ws, CLOSE_UNAUTHORIZED, 'unauthorized', 'invalid credential');
     };
