@@ -206,6 +206,10 @@ async function main(): Promise<number> {
   const perClient = Math.min(opt.perClient ?? symbols.length, symbols.length);
   const cfg = loadConfig(process.env, {
     port: 0, host: HOST, symbols, simUpdatesPerSecond: opt.rate, logLevel: 'warn', ...(opt.shards ? { shards: opt.shards } : {}),
+    // Every client is this process on 127.0.0.1 (--clients up to 10,000): the per-address limit
+    // guards against one client taking the server, not against its own load generator. The
+    // message rate stays at its default: a client sends its ≤ 20 subscribes at once, within the burst.
+    wsMaxConnectionsPerIp: 20_000,
   });
   configureLog(cfg.logLevel, cfg.logJson);
   const target = symbols.length * opt.rate;

@@ -21,6 +21,8 @@ export interface HttploadOptions {
   bodyFile?: string;
   /** The body's Content-Type; application/octet-stream unless given. */
   contentType?: string;
+  /** More request header lines, `Name: value` each (e.g. a credential: `x-api-key: …`). */
+  headers?: string[];
   /** Concurrent requests, each on its own connection. */
   conns: number;
   seconds: number;
@@ -55,6 +57,7 @@ export async function runHttpload(o: HttploadOptions): Promise<HttploadResult> {
   const args = [
     '--port', String(o.port), ...[o.path].flat().flatMap((p) => ['--path', p]), '--conns', String(o.conns), '--seconds', String(o.seconds), '--host', o.host ?? '127.0.0.1',
     ...(o.method ? ['--method', o.method] : []), ...(o.bodyFile ? ['--body-file', o.bodyFile] : []), ...(o.contentType ? ['--content-type', o.contentType] : []),
+    ...(o.headers ?? []).flatMap((h) => ['--header', h]),
   ];
   const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, bin, ...args]] : [bin, args];
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

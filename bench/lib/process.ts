@@ -5,7 +5,9 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -81,26 +83,75 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerProcess> {
 }
 
 /**
+ * What every tickplant a benchmark starts differs in from a default install, also the ones a
+ * scenario spawns itself (under --cpu-prof). The per-address WebSocket limit exists so that one
+ * client cannot take the server's connections; here every connection comes from the one load
+ * generator on 127.0.0.1 (up to 10,000 of them), so the ceiling that matters is the descriptor
+ * limit run.ts sets. The message rate limit stays at its default: no generator sends more than
+ * 20 messages per connection, all at its start (keepup's subscriptions), within the burst.
+ */
+export const TICKPLANT_BENCH_ENV: Readonly<Record<string, string>> = { WS_MAX_CONNECTIONS_PER_IP: '20000' };
+
+/**
  * The real tickplant main job from `dist/` (run.ts builds it first), configured by environment
  * variables exactly as an operator would. `env` adds to or overrides the defaults below.
+ * Without DATA_DIR it gets a directory of its own, removed at stop: even with PERSIST=false
+ * tickplant keeps its API keys and writes the first-start admin key there, and the default
+ * (./data) is the checkout's, which a developer's own tickplant uses.
  */
-export function startTickplant(env: Record<string, string>, cpus?: string): Promise<ServerProcess> {
+export async function startTickplant(env: Record<string, string>, cpus?: string): Promise<ServerProcess> {
   if (!existsSync(`${ROOT}dist/src/main.js`)) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
-  return spawnServer({
-    name: 'tickplant',
-    command: process.execPath,
-    args: ['dist/src/main.js'],
-    env: {
-      WEBSOCKET_PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info', // the readiness line is logged at info
-      DATABASE_URL,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      ...env,
+  const ownDir = env.DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'tickplant-bench-')) : undefined;
+  const removeOwnDir = () => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  };
+  let server: ServerProcess;
+  try {
+    server = await spawnServer({
+      name: 'tickplant',
+      command: process.execPath,
+      args: ['dist/src/main.js'],
+      env: {
+        WEBSOCKET_PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info', // the readiness line is logged at info
+        DATABASE_URL,
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        ...TICKPLANT_BENCH_ENV,
+        ...(ownDir ? { DATA_DIR: ownDir } : {}),
+        ...env,
+      },
+      ready: /listening on http:\/\/[^:]+:(\d+)/,
+      cpus,
+    });
+  } catch (e) {
+    removeOwnDir();
+    throw e;
+  }
+  const stop = server.stop;
+  return {
+    ...server,
+    async stop() {
+      try {
+        return await stop();
+      } finally {
+        removeOwnDir();
+      }
     },
-    ready: /listening on http:\/\/[^:]+:(\d+)/,
-    cpus,
-  });
+  };
+}
+
+/** The first-start admin key tickplant wrote to `dataDir` (AUTH=writes, the default, needs it for writes). */
+export function readAdminKey(dataDir: string): string {
+  const file = join(dataDir, 'admin-key');
+  let key: string;
+  try {
+    key = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`no admin API key in ${file} (${(e as Error).message}): tickplant writes it at its first start with AUTH on, when its key store holds no admin key`);
+  }
+  if (!key) throw new Error(`${file} is empty`);
+  return key;
 }
 
 /** A baseline program in bench/baselines/, run with tsx; it prints `listening <port>` when ready. */

@@ -4,17 +4,19 @@
 // Run:   httpload --port P --path /api/v1/cache/stock-prices/AAPL --conns 8 --seconds 20 [--host 127.0.0.1]
 //        httpload --port P --path /a/k1 --path /a/k2 --conns 8 --seconds 20
 //                 --method POST --body-file value.json --content-type application/json
+//                 --header "x-api-key: tp_…"
 //
 // Each of `conns` slots loops as fast as the server answers: connect (non-blocking) → send
-// `<method> <path> HTTP/1.1` with `Connection: close` (and, with --body-file, Content-Type,
-// Content-Length and the file's bytes as the body) → read until the server closes (EOF) →
-// record the latency (connect start to EOF, CLOCK_MONOTONIC, µs) and the status code of the
-// first line → connect again. The method defaults to GET; --path may be given several times,
-// each new request taking the next path in turn (all slots share one rotation), so a POST load
-// can replace a few entries rather than one. An answer that arrives while the body is still
-// being sent (a 413, say) is read and counted like any other. tickplant closes every HTTP
-// connection after its response, so a connection per request is what any client of it pays;
-// the latency therefore includes the TCP handshake.
+// `<method> <path> HTTP/1.1` with `Connection: close`, each --header line as given (e.g. a
+// credential), and, with --body-file, Content-Type, Content-Length and the file's bytes as the
+// body → read until the server closes (EOF) → record the latency (connect start to EOF,
+// CLOCK_MONOTONIC, µs) and the status code of the first line → connect again. The method
+// defaults to GET; --path may be given several times, each new request taking the next path in
+// turn (all slots share one rotation), so a POST load can replace a few entries rather than
+// one. An answer that arrives while the body is still being sent (a 413, say) is read and
+// counted like any other. tickplant closes every HTTP connection after its response, so a
+// connection per request is what any client of it pays; the latency therefore includes the
+// TCP handshake.
 // A refused or reset connection, an EOF before a status line, or no answer within 10 s is an
 // error (counted by kind, not a request) and the slot reconnects (after 10 ms when connecting
 // failed, so a server that is down is not hammered). Requests in flight when the time is up are
@@ -47,6 +49,7 @@
 #define MAX_STATUS 600
 #define MAX_PATHS 64
 #define HEAD_BYTES 4096
+#define MAX_HEADERS 16
 
 enum { ST_CONNECTING, ST_SENDING, ST_READING };
 enum { E_CONNECT, E_RESET, E_NO_STATUS, E_TIMEOUT, E_SOCKET, E_KINDS };
@@ -66,6 +69,8 @@ typedef struct {
 
 static const char *host = "127.0.0.1", *method = "GET", *body_file, *content_type = "application/octet-stream";
 static const char *paths[MAX_PATHS];
+static const char *headers[MAX_HEADERS];
+static int nheaders = 0;
 static int npaths = 0, next_path = 0;
 static int port = 0, nslots = 0;
 static double seconds = 0;
@@ -237,7 +242,7 @@ static char *read_file(const char *name, uint32_t *len) {
 
 static void usage(void) {
   fprintf(stderr, "usage: httpload --port P --path /p [--path /q ...] --conns N --seconds S [--host 127.0.0.1]\n"
-                  "                [--method GET|POST|PUT|...] [--body-file F [--content-type T]]\n");
+                  "                [--method GET|POST|PUT|...] [--body-file F [--content-type T]] [--header 'Name: value' ...]\n");
   exit(2);
 }
 
@@ -252,6 +257,10 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--method")) method = argv[++i];
     else if (!strcmp(a, "--body-file")) body_file = argv[++i];
     else if (!strcmp(a, "--content-type")) content_type = argv[++i];
+    else if (!strcmp(a, "--header")) {
+      if (nheaders == MAX_HEADERS) usage();
+      headers[nheaders++] = argv[++i];
+    }
     else if (!strcmp(a, "--conns")) nslots = atoi(argv[++i]);
     else if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
     else if (!strcmp(a, "--host")) host = argv[++i];
@@ -260,6 +269,20 @@ int main(int argc, char **argv) {
   if (port <= 0 || port > 65535 || nslots <= 0 || seconds <= 0 || npaths == 0 || method[0] == '\0' || strpbrk(method, " \r\n")) usage();
   for (int p = 0; p < npaths; p++)
     if (paths[p][0] != '/') usage();
+  /* One header line each: a CR or LF would end the head early or smuggle in another line. */
+  for (int h = 0; h < nheaders; h++)
+    if (strpbrk(headers[h], "\r\n") || !strchr(headers[h], ':') || headers[h][0] == ':') usage();
+  char extra[HEAD_BYTES];
+  size_t extra_len = 0;
+  for (int h = 0; h < nheaders; h++) {
+    int n = snprintf(extra + extra_len, sizeof extra - extra_len, "%s\r\n", headers[h]);
+    if (n < 0 || (size_t)n >= sizeof extra - extra_len) {
+      fprintf(stderr, "httpload: --header lines too long\n");
+      return 2;
+    }
+    extra_len += (size_t)n;
+  }
+  extra[extra_len] = '\0';
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
@@ -272,11 +295,11 @@ int main(int argc, char **argv) {
   for (int p = 0; p < npaths; p++) {
     char head[HEAD_BYTES];
     int n = body
-      ? snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %u\r\n\r\n",
-                 method, paths[p], host, port, content_type, body_len)
-      : snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", method, paths[p], host, port);
+      ? snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n%sContent-Type: %s\r\nContent-Length: %u\r\n\r\n",
+                 method, paths[p], host, port, extra, content_type, body_len)
+      : snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n%s\r\n", method, paths[p], host, port, extra);
     if (n <= 0 || n >= (int)sizeof head) {
-      fprintf(stderr, "httpload: --path or --content-type too long\n");
+      fprintf(stderr, "httpload: --path, --content-type or --header too long\n");
       return 2;
     }
     requests_len[p] = (uint32_t)n + body_len;

@@ -20,7 +20,9 @@
 //      storing it, serializing the ~200 KB value the route answers with) slow it? The same
 //      generator runs POST_CONNS closed-loop clients POSTing one ~200 KB JSON object (an array
 //      of 2,000 small objects) to `POST /api/v1/cache/analytics/<key>?ttl=60`, the key taken in
-//      turn from POST_KEYS so entries are replaced; after RAMP_MS, measured as B.
+//      turn from POST_KEYS so entries are replaced; after RAMP_MS, measured as B. Access control
+//      is at its default (AUTH=writes): every POST carries the admin API key tickplant wrote to
+//      DATA_DIR/admin-key at its first start (X-API-Key); B's GETs are anonymous, reads are open.
 // Each figure is the median over the repeats (this 2-core machine is shared and noisy); the
 // ratios are median B p99 ÷ median A p99 and median C p99 ÷ median A p99, target ≤ 1.2 each.
 // Nothing is pinned: the server's actors, PostgreSQL and both generators share the two cores,
@@ -32,7 +34,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type hdr from 'hdr-histogram-js';
 import { runHttpload, type HttploadOptions, type HttploadResult } from '../lib/httpload.js';
 import { sleep, startLoadgen } from '../lib/loadgen.js';
-import { benchSchema, ROOT, type ServerProcess, spawnServer, startTickplant } from '../lib/process.js';
+import { benchSchema, readAdminKey, ROOT, type ServerProcess, spawnServer, startTickplant, TICKPLANT_BENCH_ENV } from '../lib/process.js';
 import {
   type Ratio, type ScenarioResult, type SystemFigures, cpuMeter, latencyHistogram, machine, machineCpuMeter, percentileSeries, printTable, round, scenarioArgs, versions, writeResult,
 } from '../lib/report.js';
@@ -137,7 +139,7 @@ try {
   server = profileDir
     ? await spawnServer({
       name: 'tickplant (profiled)', command: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/src/main.js'],
-      env: { WEBSOCKET_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...TICKPLANT_ENV }, ready: /listening on http:\/\/[^:]+:(\d+)/,
+      env: { WEBSOCKET_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...TICKPLANT_BENCH_ENV, ...TICKPLANT_ENV }, ready: /listening on http:\/\/[^:]+:(\d+)/,
     })
     : await startTickplant(TICKPLANT_ENV);
 } catch (e) {
@@ -145,6 +147,18 @@ try {
   throw e;
 }
 const base = `http://127.0.0.1:${server.port}`;
+// AUTH=writes (the default): the POSTs carry the first-start admin key, as a writer of the
+// cache would carry its key; the GETs stay anonymous, as reads are open, so phase B measures
+// what it did before access control.
+let adminKey: string;
+try {
+  adminKey = readAdminKey(DATA_DIR);
+} catch (e) {
+  await server.stop();
+  await cleanUp();
+  throw e;
+}
+const KEY_HEADER = 'x-api-key';
 
 interface Phase {
   wsP50Ms: number;
@@ -173,7 +187,7 @@ let phaseError: Error | undefined;
 try {
   const listed = (await (await fetch(`${base}/symbols`)).json()) as { symbols: { symbol: string }[] };
   symbols = listed.symbols.map((s) => s.symbol).slice(0, WS_CONNS);
-  const post = await fetch(`${base}${API_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(STOCK_PRICE) });
+  const post = await fetch(`${base}${API_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', [KEY_HEADER]: adminKey }, body: JSON.stringify(STOCK_PRICE) });
   storedStatus = post.status;
   if (post.status !== 200 && post.status !== 201) throw new Error(`api-load: POST ${API_PATH} answered ${post.status}: ${await post.text()}`);
   const get = await fetch(`${base}${API_PATH}`);
@@ -181,7 +195,7 @@ try {
   firstGet = `${get.status}, tier ${body.tier ?? 'not stated'}`;
   if (get.status !== 200) throw new Error(`api-load: GET ${API_PATH} answered ${get.status}`);
   // Phase C's request once, checked: the route must store it (201), not refuse it (413, 400).
-  const big = await fetch(`${base}${POST_PATHS[0]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: postBody });
+  const big = await fetch(`${base}${POST_PATHS[0]}`, { method: 'POST', headers: { 'content-type': 'application/json', [KEY_HEADER]: adminKey }, body: postBody });
   const bigReply = await big.text();
   firstPost = `${big.status}, ${bigReply.length.toLocaleString('en-US')} bytes of reply`;
   if (big.status !== 201) throw new Error(`api-load: POST ${POST_PATHS[0]} answered ${big.status}: ${bigReply.slice(0, 500)}`);
@@ -238,7 +252,9 @@ try {
     const runs: (() => Promise<Phase>)[] = [
       () => measure(),
       () => underLoad({ path: API_PATH, conns: HTTP_CONNS }),
-      () => underLoad({ path: POST_PATHS, conns: POST_CONNS, method: 'POST', bodyFile: BODY_FILE, contentType: 'application/json' }),
+      // The key is on httpload's command line, which `ps` shows while phase C runs: it is a
+      // key of this run's own schema, dropped at the end, and the server listens on loopback only.
+      () => underLoad({ path: POST_PATHS, conns: POST_CONNS, method: 'POST', bodyFile: BODY_FILE, contentType: 'application/json', headers: [`${KEY_HEADER}: ${adminKey}`] }),
     ];
 
     for (let i = 0; i < REPEATS; i++) {
@@ -330,7 +346,7 @@ const result: ScenarioResult = {
     httpClients: HTTP_CONNS, httpPath: API_PATH,
     postClients: POST_CONNS, postPaths: POST_PATHS, postBodyBytes: Buffer.byteLength(postBody), postBodyObjects: POST_POINTS,
     phases: PHASES,
-    tickplant: { feed: 'default (20 simulator symbols x 100/s)', SHARDS: 'default', PERSIST: true, REDIS_URL: '', RATE_LIMIT_ENABLED: false },
+    tickplant: { feed: 'default (20 simulator symbols x 100/s)', SHARDS: 'default', PERSIST: true, REDIS_URL: '', RATE_LIMIT_ENABLED: false, AUTH: 'writes (default)' },
   },
   systems,
   ratios,
@@ -348,7 +364,7 @@ const result: ScenarioResult = {
     `Measured tree: ${tree}.`,
     `Median of ${REPEATS} repeat(s) of A, B, C in turn, ${MEASURE_MS / 1000} s each; gaps, resyncs, statuses and errors are totals. WebSocket p99 per repeat, A/B/C ms: ${perRepeat}.`,
     `Phase B: ${HTTP_CONNS} closed-loop HTTP clients (bench/loadgen/httpload.c) on GET ${API_PATH}, a memory-tier hit (first GET: ${firstGet}; POST answered ${storedStatus}); one TCP connection per request, as the server closes each after its answer, so HTTP latency includes the handshake. ${okB} of ${answeredB} answers were 200${answeredB > okB ? ' — the load was not all cache hits' : ''}.`,
-    `Phase C: ${POST_CONNS} closed-loop clients POST one ${Buffer.byteLength(postBody).toLocaleString('en-US')}-byte JSON object (${POST_POINTS.toLocaleString('en-US')} one-minute bars) to ${POST_KEYS.length} analytics keys in turn (POST /api/v1/cache/analytics/<key>?ttl=${POST_TTL_S}); the route parses and validates the body, stores it in the memory tier and answers 201 with the value (first POST: ${firstPost}). ${okC} of ${answeredC} answers were 201; median ${upMBps} MB/s sent, ${downMBps} MB/s received.`,
+    `Phase C: ${POST_CONNS} closed-loop clients POST one ${Buffer.byteLength(postBody).toLocaleString('en-US')}-byte JSON object (${POST_POINTS.toLocaleString('en-US')} one-minute bars) to ${POST_KEYS.length} analytics keys in turn (POST /api/v1/cache/analytics/<key>?ttl=${POST_TTL_S}); the route parses and validates the body, stores it in the memory tier and answers 201 with the value (first POST: ${firstPost}). AUTH=writes (the default): each POST carries the admin API key in ${KEY_HEADER}, which the front verifies; B's GETs are anonymous, as reads are open. ${okC} of ${answeredC} answers were 201; median ${upMBps} MB/s sent, ${downMBps} MB/s received.`,
     'Closed loop: the HTTP request rate is what the server sustains, so two builds compared here are compared at the HTTP load each sustains (httpRequestsPerSecond), not at one fixed rate.',
     'RATE_LIMIT_ENABLED=false: the default limit (1,000 requests per hour per client address) would turn nearly all of this load into 429s, which measure the limiter, not the cache API.',
     'serverCpuShare: the tickplant process (all threads), in cores; busiestThreadCpuShare: its busiest thread in the window; otherBusyCores: the rest of the machine\'s busy CPU (of 2 cores) beside tickplant and both generators: PostgreSQL (tickplant\'s writes and anyone else\'s) and whatever else ran; high values mean the figures are noisy; machineBusyCores: all of it (2 = saturated).',

@@ -41,7 +41,7 @@ for (const rate of STEPS) {
   try {
     m = await measure(TICKPLANT, base(rate, STEP_MS));
   } catch (e) {
-    // Past saturation the generator (or the server) stops answering in time: that rate is not sustained.
+    // Past saturation a step may fail outright (the server, or a generator starved of CPU, not answering in time): that rate is not sustained.
     const why = (e as Error).message.split('\n')[0];
     ladder.push({ rate, deliveredShare: 0, p99Ms: Number.NaN, gaps: 0, resyncs: 0, sustained: false, failed: why });
     process.stdout.write(`latency ladder: ${rate}/s per symbol: not sustained (${why})\n`);

@@ -22,7 +22,7 @@ import type hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import { startOfDayMs } from '../../src/market-day.js';
 import { benchSymbols, sleep, startLoadgen } from '../lib/loadgen.js';
-import { benchSchema, type ServerProcess, spawnServer, startTickplant } from '../lib/process.js';
+import { benchSchema, type ServerProcess, spawnServer, startTickplant, TICKPLANT_BENCH_ENV } from '../lib/process.js';
 import { RawWsClient } from '../lib/raw-ws-client.js';
 import { type ScenarioResult, cpuMeter, latencyFigures, latencyHistogram, machine, percentileSeries, printTable, ratio, round, scenarioArgs, versions, writeResult } from '../lib/report.js';
 import { seedHistory } from '../lib/seed-history.js';
@@ -91,7 +91,7 @@ const profileDir = process.env.SNAPSHOT_CPU_PROF_DIR;
 const startServer = (): Promise<ServerProcess> => profileDir
   ? spawnServer({
     name: 'tickplant (profiled)', command: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/src/main.js'],
-    env: { WEBSOCKET_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL, ...TICKPLANT_ENV }, ready: /listening on http:\/\/[^:]+:(\d+)/,
+    env: { WEBSOCKET_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL, ...TICKPLANT_BENCH_ENV, ...TICKPLANT_ENV }, ready: /listening on http:\/\/[^:]+:(\d+)/,
   })
   : startTickplant(TICKPLANT_ENV);
 
