@@ -100,7 +100,7 @@ export function loadNamespaces(env: NodeJS.ProcessEnv, file?: string): readonly 
   } catch (e) {
     throw new ConfigError(`invalid configuration: cannot read ${path} (CACHE_NAMESPACES_FILE): ${(e as Error).message}`);
   }
-  return parseNamespaces(json, env, path);
+  return parseNamespaces(json, env, `${path} (CACHE_NAMESPACES_FILE)`);
 }
 
 /** Validates an already-parsed file body (tests pass objects). `origin` names it in errors. */
