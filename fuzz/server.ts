@@ -1,9 +1,9 @@
 // The tickplant the fuzzer starts when given no --url: the production build as a child process, on a free port and a temp DATA_DIR.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/helpers/main-process.js';
 import { FuzzSetupError } from './errors.js';
 
 /** A JWT_SECRET for the fuzzed server (HS256 needs 32 characters or more), so the fuzzer can sign tokens. */
@@ -34,17 +34,6 @@ export function readAdminKey(dataDir: string): string | undefined {
   if (!existsSync(path)) return undefined;
   const key = readFileSync(path, 'utf8').trim();
   return key === '' ? undefined : key;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface StartedServer {

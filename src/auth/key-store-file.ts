@@ -5,11 +5,12 @@
 // the first-start admin key) hold `<file>.lock` for their read-modify-write, so two writers
 // cannot lose each other's change.
 
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fsyncDir } from '../store/journal.js';
+import { createPidFile, readPid } from '../store/pid-file.js';
 import { type ApiKeyRecord, type KeyStore, generateKey, hashKey } from './api-keys.js';
 import { SCOPES, type Scope } from './identity.js';
 import { ApiKeyError, nameTaken, validateKeyRequest } from './key-store-rules.js';
@@ -103,7 +104,7 @@ export class FileKeyStore implements KeyStore {
     const lockFile = `${this.file}.lock`;
     const deadline = Date.now() + LOCK_WAIT_MS;
     for (;;) {
-      if (!held.has(lockFile) && tryLink(lockFile)) {
+      if (!held.has(lockFile) && createPidFile(lockFile, 0o600)) {
         held.add(lockFile);
         return () => {
           held.delete(lockFile);
@@ -195,35 +196,6 @@ export function writePrivateFile(file: string, text: string): void {
     rmSync(tmp, { force: true });
   }
   fsyncDir(dir);
-}
-
-/** Creates `file` holding our pid, whole or not at all (written under a private name, then linked). */
-function tryLink(file: string): boolean {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${process.pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    unlinkSync(tmp);
-  }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function alive(pid: number): boolean {

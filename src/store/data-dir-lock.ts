@@ -5,9 +5,10 @@
 // holder's pid, created with link() so that exactly one of two racing starts gets it; a lock
 // whose process is gone (a crash, a container restarted with the same pid) is taken over.
 
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StartupError } from '../errors.js';
+import { createPidFile, readPid } from './pid-file.js';
 
 const LOCK_FILE = 'tickplant.pid';
 
@@ -25,7 +26,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
   if (held.has(dir)) throw inUse(dir, process.pid);
   mkdirSync(dir, { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    if (tryCreate(file)) break;
+    if (createPidFile(file, 0o644)) break;
     const holder = readPid(file);
     if (holder !== undefined && holder !== process.pid && isTickplant(holder)) throw inUse(dir, holder);
     // The holder is gone: take its lock over. Two starts doing this at once: one unlink wins
@@ -50,35 +51,6 @@ export function lockDataDir(dataDir: string): DataDirLock {
   };
   process.once('exit', onExit);
   return { dir, release };
-}
-
-function tryCreate(file: string): boolean {
-  // Written whole under a private name, then linked: a reader never sees a half-written pid.
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    writeSync(fd, `${process.pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    unlinkSync(tmp);
-  }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Alive and, where /proc tells, a Node.js process: a reused pid of another program is no holder. */

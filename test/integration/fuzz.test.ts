@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFuzz } from '../../fuzz/engine.js';
 import { formatReport, type Report } from '../../fuzz/report.js';
-import { freePort, fuzzEnv, fuzzJwtSecret, readAdminKey } from '../../fuzz/server.js';
+import { fuzzEnv, fuzzJwtSecret, readAdminKey } from '../../fuzz/server.js';
+import { freePort } from '../helpers/main-process.js';
 import { type MainProcess, startMain } from '../helpers/main-process.js';
 
 const SEED = 1;
