@@ -30,6 +30,8 @@ export interface AccessState {
   verifying: boolean;
   /** An error frame owed at open (a bad `?token=`). */
   openError?: string;
+  /** Set at open: the sweep's handle on the connection. */
+  socket?: AccessSocket;
 }
 
 export interface AccessCounters {
@@ -54,8 +56,7 @@ export class WsAccess {
   private readonly perAddress = new Map<string, number>();
   private total = 0;
   /** Connections with a deadline or an expiry to watch; the others cost the sweep nothing. */
-  private readonly watched = new Set<{ state: AccessState; ws: AccessSocket }>();
-  private readonly byState = new WeakMap<AccessState, { state: AccessState; ws: AccessSocket }>();
+  private readonly watched = new Set<AccessState>();
 
   constructor(
     private readonly cfg: Config,
@@ -121,14 +122,12 @@ export class WsAccess {
     if (n <= 0) this.perAddress.delete(state.remote);
     else this.perAddress.set(state.remote, n);
     this.total--;
-    const w = this.byState.get(state);
-    if (w) this.watched.delete(w);
+    this.watched.delete(state);
   }
 
   /** At open: the owed error of a bad `?token=`, the AUTH=all deadline, the expiry watch. */
   opened(state: AccessState, ws: AccessSocket, nowMs = Date.now()): void {
-    const entry = { state, ws };
-    this.byState.set(state, entry);
+    state.socket = ws;
     if (state.openError !== undefined) {
       ws.send(state.openError);
       state.openError = undefined;
@@ -139,10 +138,10 @@ export class WsAccess {
     }
     if (state.identity) {
       ws.send(authenticatedFrame(state.identity.user, state.identity.scopes, state.identity.expiresAtMs, state.identity.symbols));
-      if (state.identity.expiresAtMs !== undefined) this.watched.add(entry);
+      if (state.identity.expiresAtMs !== undefined) this.watched.add(state);
     } else if (this.cfg.auth === 'all') {
       state.authDeadlineMs = nowMs + this.cfg.wsAuthTimeoutMs;
-      this.watched.add(entry);
+      this.watched.add(state);
     }
   }
 
@@ -159,11 +158,8 @@ export class WsAccess {
       state.authDeadlineMs = 0;
       state.graceUntilMs = 0;
       ws.send(authenticatedFrame(identity.user, identity.scopes, identity.expiresAtMs, identity.symbols));
-      const entry = this.byState.get(state);
-      if (entry) {
-        if (identity.expiresAtMs !== undefined) this.watched.add(entry);
-        else this.watched.delete(entry);
-      }
+      if (identity.expiresAtMs !== undefined) this.watched.add(state);
+      else this.watched.delete(state);
     };
     // A connection that still holds a valid identity (or is in its grace period) keeps it.
     const reject = (e: unknown) => {
@@ -214,26 +210,26 @@ export class WsAccess {
 
   /** Periodic: deadlines of unauthenticated connections, expiring tokens, ended grace periods. */
   sweep(nowMs = Date.now()): void {
-    for (const entry of this.watched) {
-      const { state, ws } = entry;
+    for (const state of this.watched) {
+      const ws = state.socket!;
       if (state.authDeadlineMs !== 0) {
         if (nowMs >= state.authDeadlineMs) {
           ws.send(errorFrame('unauthorized', `no credential within ${this.cfg.wsAuthTimeoutMs} ms (WS_AUTH_TIMEOUT_MS; AUTH=all)`));
           this.close(ws, CLOSE_UNAUTHORIZED, 'unauthorized', 'authentication timeout');
-          this.watched.delete(entry);
+          this.watched.delete(state);
         }
         continue;
       }
       const id = state.identity;
       if (id?.expiresAtMs === undefined) {
-        this.watched.delete(entry);
+        this.watched.delete(state);
         continue;
       }
       if (state.graceUntilMs === 0 && nowMs >= id.expiresAtMs) {
         state.graceUntilMs = nowMs + this.cfg.wsTokenGraceMs;
         ws.send(tokenExpiredFrame(this.cfg.wsTokenGraceMs));
       } else if (state.graceUntilMs !== 0 && nowMs >= state.graceUntilMs) {
-        this.watched.delete(entry);
+        this.watched.delete(state);
         state.graceUntilMs = 0;
         state.identity = undefined;
         if (this.cfg.auth === 'all') this.close(ws, CLOSE_TOKEN_EXPIRED, 'token_expired', 'token expired');
