@@ -17,6 +17,9 @@
 // position is `pos & (capacity - 1)`, which is why capacity must be a power of two.
 // A record never wraps around the end: if it does not fit, the producer writes a PAD
 // header (len = PAD_MARKER) and continues at the start.
+//
+// A queue whose producer has a doorbell (below) wakes the consumer through the doorbell
+// instead: WAITING and HEAD's futex are then unused.
 
 export const SPSC_HEAD = 0; // Int32 index of HEAD (byte 0)
 export const SPSC_TAIL = 16; // Int32 index of TAIL (byte 64)
@@ -25,13 +28,33 @@ export const SPSC_DATA_OFFSET = 192; // first data byte
 export const SPSC_RECORD_HEADER = 8; // u32 payload length + u32 aux word
 export const PAD_MARKER = 0xffffffff;
 
+// ─── Doorbell: one consumer, several SPSC queues (a shard's inputs) ─────────────
+//
+//   byte 0        64          128
+//   ┌───────────┬───────────┐
+//   │ RING      │ WAITING   │
+//   └───────────┴───────────┘
+//   RING: i32 bumped by a producer that finds WAITING set, then notified (futex word).
+//   WAITING: 1 while the consumer sleeps (or is about to): producers ring only then.
+// The consumer announces WAITING, reads RING, re-checks every queue's HEAD, then waits on
+// RING's value. A producer stores HEAD, then reads WAITING. With sequentially consistent
+// Atomics one of the two always sees the other: no commit is left unnoticed while the
+// consumer sleeps, and an idle consumer costs nothing (no polling).
+export const DOORBELL_RING = 0; // Int32 index (byte 0)
+export const DOORBELL_WAITING = 16; // Int32 index (byte 64)
+export const DOORBELL_BYTES = 128;
+
 // ─── Input records (feed → shard), payload of an SPSC record ───────────────────
 //
-// f64 index:  0: u32 symbolId | u32 kind       (kind: 0 snapshot, 1 delta)
+// f64 index:  0: u32 symbolId | u32 kind       (kind: KIND_* below)
 //             1: feedTs   (ms since epoch, sub-ms precision: when the feed handed it over)
 //             2: exchangeTs (ms since epoch from the source, 0 when unknown)
 //             3: u32 bidCount | u32 askCount
 //             4…: bid (price, size) pairs, then ask (price, size) pairs
+// KIND_RESYNCING carries no levels: bidCount holds the reason's length in bytes, askCount 0,
+// and the reason (ASCII, [A-Za-z0-9_-], at most MAX_REASON_BYTES) starts at f64 index 4.
+// Every record of one symbol travels through one input queue: the shard's replay check
+// (H_LAST_INPUT_POS) compares positions within that queue only.
 export const IN_SYMBOL = 0; // u32 index 0
 export const IN_KIND = 1; // u32 index 1
 export const IN_FEED_TS = 1; // f64 index
@@ -40,12 +63,21 @@ export const IN_BID_COUNT = 6; // u32 index (f64 slot 3, low word)
 export const IN_ASK_COUNT = 7; // u32 index (f64 slot 3, high word)
 export const IN_LEVELS = 4; // f64 index of the first bid price
 export const inputRecordBytes = (bids: number, asks: number): number => (IN_LEVELS + 2 * (bids + asks)) * 8;
+/** Input kinds 0 and 1 are feeds/types.ts KIND_SNAPSHOT and KIND_DELTA. */
+export const KIND_RESYNCING = 2; // the symbol's book is not the exchange's any more: status, no seq
+export const KIND_SNAPSHOT_RESET = 3; // a snapshot, the first book after a (re)sync: its frame says "reset":true
+/** Longest resyncing reason carried (bytes); the same bound as a frame's reason (protocol/encode.ts). */
+export const MAX_REASON_BYTES = 64;
+export const resyncingRecordBytes = (reasonBytes: number): number => IN_LEVELS * 8 + ((reasonBytes + 7) & ~7);
 
 // ─── Frame records (shard → front), payload of an SPSC record ──────────────────
 //
 // aux word of the record header: symbolId.
 // f64 index:  0: seq     1: epoch     2: feedTs     3: u32 frame kind | u32 jsonLength
 //             then jsonLength bytes of the encoded frame, ready to publish.
+// seq 0 marks a frame that is not part of the sequence (sequences start at 1): a status
+// (FRAME_STATUS, e.g. `resyncing`), published as it is and remembered for new subscribers;
+// it moves neither the front's published seq nor its epoch. feedTs is then the status's `since`.
 export const FR_SEQ = 0;
 export const FR_EPOCH = 1;
 export const FR_FEED_TS = 2;
@@ -53,6 +85,9 @@ export const FR_KIND = 6; // u32 index
 export const FR_JSON_LENGTH = 7; // u32 index
 export const FR_JSON_OFFSET = 32; // byte offset of the JSON within the payload
 export const FRAME_UPDATE = 0;
+export const FRAME_STATUS = 1;
+/** FR_SEQ of a frame outside the sequence. */
+export const SEQ_NONE = 0;
 
 // ─── Per-symbol store: one SharedArrayBuffer per symbol, owned by the supervisor ──
 //
@@ -96,7 +131,9 @@ export const METRIC_NAMES = [
   'bid_volume', 'ask_volume', 'total_volume', 'imbalance', 'microprice',
 ] as const;
 
-// Raw record (f64 indices relative to the slot start); written only by SymbolStore.writeRaw.
+// Raw record (f64 indices relative to the slot start); written only by SymbolStore.writeRaw,
+// except R_FLAGS: the shard opens the slot's seqlock window (beginWrite is idempotent), sets
+// R_FLAGS, and writeRaw closes the same window, so no reader sees a record with stale flags.
 export const R_VERSION = 0; // Int32 index relative to slot start / 4
 export const R_SEQ = 1;
 export const R_EPOCH = 2;
@@ -105,7 +142,10 @@ export const R_EXCHANGE_TS = 4;
 export const R_METRICS = 5; // METRIC_COUNT values
 export const R_BID_COUNT = R_METRICS + METRIC_COUNT; // 15
 export const R_ASK_COUNT = R_BID_COUNT + 1; // 16
-export const R_LEVELS = R_ASK_COUNT + 1; // 17: depth bid pairs, then depth ask pairs
+export const R_FLAGS = R_ASK_COUNT + 1; // 17: RAW_* bits, written with the record (same seqlock window)
+export const R_LEVELS = R_FLAGS + 1; // 18: depth bid pairs, then depth ask pairs
+/** R_FLAGS bit: the first book after a (re)sync; every encoding of this seq says "reset":true. */
+export const RAW_RESET = 1;
 export const rawRecordFields = (depth: number): number => R_LEVELS + 4 * depth;
 export const rawRecordBytes = (depth: number): number => rawRecordFields(depth) * 8;
 

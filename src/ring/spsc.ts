@@ -7,9 +7,13 @@
 // Producer:  const at = q.reserve(bytes); if (at < 0) full…; write payload at `at`; q.commit(len, aux)
 // Consumer:  for (let at = q.peek(); at >= 0; at = q.peek()) { read q.length/q.aux at `at`; q.release() }
 //
-// Nothing here allocates after construction.
+// A consumer of several queues (a shard: the supervisor's and each feed actor's) sleeps on one
+// Doorbell that every producer of those queues rings (`new QueueProducer(sab, doorbell)`).
+//
+// Nothing here allocates after construction, except the promise of a wait that goes to sleep.
 
 import {
+  DOORBELL_BYTES, DOORBELL_RING, DOORBELL_WAITING,
   PAD_MARKER, SPSC_DATA_OFFSET, SPSC_HEAD, SPSC_RECORD_HEADER, SPSC_TAIL, SPSC_WAITING, isPowerOfTwo,
 } from './layout.js';
 
@@ -56,7 +60,8 @@ export class QueueProducer extends QueueViews {
   private reservedAt = -1;
   private reservedHead = 0;
 
-  constructor(sab: SharedArrayBuffer) {
+  /** With a doorbell, wake() rings it instead of the queue's own futex (its consumer reads several queues). */
+  constructor(sab: SharedArrayBuffer, private readonly doorbell?: Doorbell) {
     super(sab);
     // A restarted producer continues where the previous one committed; anything it had
     // reserved but not committed was never visible and is simply overwritten.
@@ -114,6 +119,10 @@ export class QueueProducer extends QueueViews {
 
   /** Wakes the consumer if it announced it sleeps. */
   wake(): void {
+    if (this.doorbell !== undefined) {
+      this.doorbell.ring();
+      return;
+    }
     // Dekker pairing with the consumer's WAITING store + HEAD re-check: one of the two sides
     // always sees the other, so a sleeping consumer is never left asleep with data queued.
     if (Atomics.load(this.ctrl, SPSC_WAITING) !== 0) Atomics.notify(this.ctrl, SPSC_HEAD, 1);
@@ -160,6 +169,12 @@ export class QueueConsumer extends QueueViews {
     return slot + SPSC_RECORD_HEADER;
   }
 
+  /** True when a record is queued (one shared load; the doorbell's re-check before it sleeps). */
+  hasData(): boolean {
+    // Acquire: pairs with the producer's Atomics.store of HEAD in commit().
+    return Atomics.load(this.ctrl, SPSC_HEAD) >>> 0 !== this.tail;
+  }
+
   /** Queue position of the record last returned by `peek` (identifies it across restarts). */
   get position(): number {
     return this.tail;
@@ -188,5 +203,53 @@ export class QueueConsumer extends QueueViews {
     const r = Atomics.waitAsync(this.ctrl, SPSC_HEAD, seen, timeoutMs);
     if (r.async) await r.value;
     Atomics.store(this.ctrl, SPSC_WAITING, 0);
+  }
+}
+
+export function createDoorbellBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(DOORBELL_BYTES);
+}
+
+/**
+ * Wakes one consumer of several SPSC queues (layout.ts DOORBELL_*): every producer of those
+ * queues rings it after a commit, the consumer waits on it when all its queues are empty.
+ * Each thread makes its own Doorbell over the shared buffer.
+ */
+export class Doorbell {
+  private readonly ctrl: Int32Array;
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    if (sab.byteLength !== DOORBELL_BYTES) throw new RangeError(`a doorbell buffer is ${DOORBELL_BYTES} bytes, got ${sab.byteLength}`);
+    this.ctrl = new Int32Array(sab);
+  }
+
+  /** Producer side, after HEAD was stored: wakes the consumer if it announced it sleeps. */
+  ring(): void {
+    // Dekker pairing with wait(): our HEAD store precedes this load, its WAITING store precedes
+    // its HEAD re-check, so either it sees our record or we see it waiting.
+    if (Atomics.load(this.ctrl, DOORBELL_WAITING) === 0) return;
+    // Bump before notify: a consumer between its RING read and its waitAsync then finds the
+    // value changed and does not sleep at all.
+    Atomics.add(this.ctrl, DOORBELL_RING, 1);
+    Atomics.notify(this.ctrl, DOORBELL_RING, 1);
+  }
+
+  /**
+   * Resolves at once when any of `queues` has a record, else when a producer rings (or after
+   * `timeoutMs`). Atomics.waitAsync keeps the consumer's event loop (control port) running.
+   */
+  async wait(queues: readonly QueueConsumer[], timeoutMs: number): Promise<void> {
+    Atomics.store(this.ctrl, DOORBELL_WAITING, 1);
+    const seen = Atomics.load(this.ctrl, DOORBELL_RING);
+    // Re-check after announcing we sleep: a producer may have committed before it could see us.
+    for (let i = 0; i < queues.length; i++) {
+      if (queues[i].hasData()) {
+        Atomics.store(this.ctrl, DOORBELL_WAITING, 0);
+        return;
+      }
+    }
+    const r = Atomics.waitAsync(this.ctrl, DOORBELL_RING, seen, timeoutMs);
+    if (r.async) await r.value;
+    Atomics.store(this.ctrl, DOORBELL_WAITING, 0);
   }
 }

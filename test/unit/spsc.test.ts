@@ -1,7 +1,7 @@
 // The SPSC queue under a real producer thread: no record lost, duplicated, reordered or torn.
 import { spawnWorker } from '../../src/actors/worker-url.js';
 import { describe, expect, it } from 'vitest';
-import { QueueConsumer, QueueProducer, createQueueBuffer } from '../../src/ring/spsc.js';
+import { Doorbell, QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 import { recordLength } from '../fixtures/spsc-pattern.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}.ts`, import.meta.url);
@@ -74,5 +74,73 @@ describe('SPSC queue', () => {
     expect(next).toBe(count);
     expect(c.peek()).toBe(-1);
     expect(await exited).toBe(0);
+  });
+
+  describe('doorbell (one consumer, several queues)', () => {
+    it('returns at once when a queue has data, sleeps while all are empty, wakes on a ring', async () => {
+      const bell = createDoorbellBuffer();
+      const queues = [createQueueBuffer(1024), createQueueBuffer(1024)];
+      const producers = queues.map((q) => new QueueProducer(q, new Doorbell(bell)));
+      const consumers = queues.map((q) => new QueueConsumer(q));
+      const d = new Doorbell(bell);
+      producers[1].reserve(8);
+      producers[1].commit(8, 1);
+      const t0 = Date.now();
+      await d.wait(consumers, 30_000); // data queued: no sleep
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(consumers[1].peek()).toBeGreaterThanOrEqual(0);
+      consumers[1].release();
+
+      let woken = false;
+      const waiting = d.wait(consumers, 30_000).then(() => (woken = true));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(woken).toBe(false); // idle: asleep, not polling
+      producers[0].reserve(8);
+      producers[0].commit(8, 0, false); // a batched commit does not ring…
+      await new Promise((r) => setTimeout(r, 100));
+      expect(woken).toBe(false);
+      producers[0].wake(); // …the end of the batch does
+      await waiting;
+      expect(consumers[0].peek()).toBeGreaterThanOrEqual(0);
+      expect(consumers[0].aux).toBe(0);
+    });
+
+    it('refuses a buffer of the wrong size', () => {
+      expect(() => new Doorbell(new SharedArrayBuffer(64))).toThrow(/doorbell/);
+    });
+
+    it('carries two producer threads\' records through one sleeping consumer, none lost or reordered', async () => {
+      const count = 200_000;
+      const bell = createDoorbellBuffer();
+      const sabs = [createQueueBuffer(1 << 14), createQueueBuffer(1 << 14)];
+      const consumers = sabs.map((sab) => new QueueConsumer(sab));
+      const workers = sabs.map((sab, k) => spawnWorker(fixture('doorbell-producer'), { workerData: { sab, doorbell: bell, count, pauseEvery: 5000 + 1000 * k } }));
+      const exited = workers.map((w) => new Promise<number>((r) => w.on('exit', r)));
+      const d = new Doorbell(bell);
+      const next = [0, 0];
+      let sleeps = 0;
+      while (next[0] < count || next[1] < count) {
+        let n = 0;
+        for (let k = 0; k < 2; k++) {
+          const c = consumers[k];
+          // Round-robin, a bounded turn per queue, as the shard reads its inputs.
+          for (let at = c.peek(), m = 0; at >= 0 && m < 256; at = c.peek(), m++) {
+            const i = c.f64[at >> 3];
+            if (i !== next[k] || c.length !== recordLength(i)) throw new Error(`queue ${k}: expected ${next[k]}, got ${i}`);
+            c.release();
+            next[k]++;
+            n++;
+          }
+        }
+        if (n === 0) {
+          sleeps++;
+          // A wake-up the producers failed to give would hang here past the test's timeout.
+          await d.wait(consumers, 60_000);
+        }
+      }
+      expect(next).toEqual([count, count]);
+      expect(sleeps).toBeGreaterThan(10); // the pauses did put the consumer to sleep
+      expect(await Promise.all(exited)).toEqual([0, 0]);
+    }, 60_000);
   });
 });
