@@ -201,15 +201,14 @@ export function unsubscribedFrame(symbol: string): string {
 }
 
 /**
- * A symbol's feed went quiet (`stale`) or came back (`live`); `since` is when, as ISO time.
- * A non-finite sinceMs is a caller bug, but must not throw on the front actor: it becomes null.
+ * A symbol's state when it is not simply streaming: `stale` (its feed went quiet), `resyncing`
+ * (its exchange book is being rebuilt after a gap, a checksum mismatch or a reconnect: no updates
+ * until it is; the shard encodes that frame, with a `reason`), `live` (updates returned after
+ * `stale` or `resyncing`), `no_data` (known to a feed, but no valid book accepted yet: its first
+ * `orderbook_snapshot` follows when one is). `since` is when, as ISO time; a non-finite sinceMs
+ * is a caller bug, but must not throw on the front actor: it becomes null.
  */
-/**
- * A symbol's state when it is not simply streaming: `stale` (its feed went quiet), `live` (updates
- * returned after `stale`), `no_data` (known to a feed, but no valid book accepted yet: its first
- * `orderbook_snapshot` follows when one is).
- */
-export type SymbolStatus = 'live' | 'stale' | 'no_data';
+export type SymbolStatus = 'live' | 'stale' | 'resyncing' | 'no_data';
 
 export function statusFrame(symbol: string, status: SymbolStatus, sinceMs: number): string {
   return JSON.stringify({ type: 'status', symbol, status, since: isoOrNull(sinceMs) });

@@ -2,13 +2,14 @@
 //
 // The shard calls encodeRecord once per update (serialize once: the front publishes the same
 // bytes to every subscriber); the front actor and the snapshot pool use it for resume and
-// snapshots, and encodeHistoryPoint for historical_data. Every encoder writes into the
+// snapshots, and encodeHistoryPoint for historical_data; encodeStatus writes the shard's
+// status frames (`resyncing`). Every encoder writes into the
 // caller's Uint8Array at `pos` and returns the position after the frame; the caller reserves
 // maxRecordFrameBytes / HISTORY_POINT_MAX_BYTES first, since nothing here checks bounds.
 
 import {
-  METRIC_COUNT, METRIC_NAMES, P_BUCKET, P_COUNT, P_METRICS, P_SEQ,
-  R_ASK_COUNT, R_BID_COUNT, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_LEVELS, R_METRICS, R_SEQ,
+  MAX_REASON_BYTES, METRIC_COUNT, METRIC_NAMES, P_BUCKET, P_COUNT, P_METRICS, P_SEQ,
+  R_ASK_COUNT, R_BID_COUNT, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_FLAGS, R_LEVELS, R_METRICS, R_SEQ, RAW_RESET,
 } from '../ring/layout.js';
 import { ISO_TIME_MAX_BYTES, MAX_NUMBER_BYTES, asciiBytes, writeBytes, writeIsoTimeAt, writeNumberAt } from './json-writer.js';
 
@@ -18,8 +19,10 @@ export const TYPE_SNAPSHOT = asciiBytes('orderbook_snapshot');
 export const TYPE_RESYNC = asciiBytes('resync');
 /** Longest `type` the frame bound allows for; the three above fit. */
 export const MAX_TYPE_BYTES = 32;
-/** Longest `reason` (pre-encoded, JSON-safe) the frame bound allows for. */
-export const MAX_REASON_BYTES = 64;
+/** Longest `reason` (pre-encoded, JSON-safe) the frame bound allows for; a resyncing input record carries as much. */
+export { MAX_REASON_BYTES };
+/** Statuses the shard itself announces (the front makes `live`, `stale` and `no_data`). */
+export const STATUS_RESYNCING = asciiBytes('resyncing');
 
 const REASONS = new Map<string, Uint8Array>();
 /** A resync reason pre-encoded once (the reasons are a small fixed set of ASCII words). */
@@ -34,6 +37,7 @@ const F_SYMBOL = asciiBytes('","symbol":"');
 const F_EPOCH = asciiBytes('","epoch":');
 const F_SEQ = asciiBytes(',"seq":');
 const F_REASON = asciiBytes(',"reason":"');
+const F_RESET = asciiBytes(',"reset":true');
 const F_TIMESTAMP = asciiBytes(',"timestamp":"');
 const F_TIMESTAMP_AFTER_REASON = asciiBytes('","timestamp":"');
 const F_DATA = asciiBytes('","data":{');
@@ -45,6 +49,11 @@ const F_COUNT = asciiBytes(',"count":');
 // `"best_bid":` first, then `,"best_ask":` …: the comma travels with every name but the first.
 const F_METRICS: Uint8Array[] = METRIC_NAMES.map((name, i) => asciiBytes(`${i === 0 ? '' : ','}"${name}":`));
 const F_HISTORY_METRICS: Uint8Array[] = METRIC_NAMES.map((name) => asciiBytes(`,"${name}":`));
+const F_STATUS = asciiBytes('{"type":"status","symbol":"');
+const F_STATUS_STATUS = asciiBytes('","status":"');
+const F_SINCE = asciiBytes('","since":"');
+const F_STATUS_REASON = asciiBytes('","reason":"');
+const F_STATUS_END = asciiBytes('"}');
 
 const TIME_SCRATCH = new Float64Array(1);
 
@@ -60,7 +69,7 @@ const sumLengths = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p
 const LEVEL_MAX_BYTES = 2 * MAX_NUMBER_BYTES + 4;
 
 const RECORD_FIXED_BYTES =
-  sumLengths([F_TYPE, F_SYMBOL, F_EPOCH, F_SEQ, F_REASON, F_TIMESTAMP_AFTER_REASON, F_DATA, F_BID_LEVELS, F_ASK_LEVELS, F_END])
+  sumLengths([F_TYPE, F_SYMBOL, F_EPOCH, F_SEQ, F_RESET, F_REASON, F_TIMESTAMP_AFTER_REASON, F_DATA, F_BID_LEVELS, F_ASK_LEVELS, F_END])
   + sumLengths(F_METRICS) + MAX_TYPE_BYTES + MAX_REASON_BYTES
   + (2 + METRIC_COUNT) * MAX_NUMBER_BYTES + ISO_TIME_MAX_BYTES + 3 /* microseconds */;
 
@@ -112,10 +121,11 @@ function levelCount(v: number, depth: number): number {
 
 /**
  * Encodes the raw record at f64[base…] (layout.ts R_*) as
- * `{"type":…,"symbol":…,"epoch":…,"seq":…[,"reason":…],"timestamp":…,"data":{metrics…,
+ * `{"type":…,"symbol":…,"epoch":…,"seq":…[,"reset":true][,"reason":…],"timestamp":…,"data":{metrics…,
  * "bid_levels":[[p,s],…],"ask_levels":[…]}}`. `type`, `symbol` and `reason` are pre-encoded
  * string insides (TYPE_*, symbolJsonBytes); the timestamp is the exchange's when known,
- * else the feed's. NaN metrics are written as null.
+ * else the feed's. NaN metrics are written as null. `reset` comes from the record's R_FLAGS,
+ * so the live frame, a resume and a snapshot of that seq all carry it.
  */
 export function encodeRecord(
   out: Uint8Array, pos: number, type: Uint8Array, symbol: Uint8Array,
@@ -134,6 +144,7 @@ export function encodeRecord(
   pos = writeNumberAt(out, pos, f64, base + R_EPOCH);
   pos = writeBytes(out, pos, F_SEQ);
   pos = writeNumberAt(out, pos, f64, base + R_SEQ);
+  if ((f64[base + R_FLAGS] & RAW_RESET) !== 0) pos = writeBytes(out, pos, F_RESET);
   if (reason !== undefined) {
     pos = writeBytes(out, pos, F_REASON);
     pos = writeBytes(out, pos, reason);
@@ -183,6 +194,44 @@ export function encodeHistoryPoint(out: Uint8Array, pos: number, f64: Float64Arr
   }
   out[pos++] = CH_RBRACE;
   return pos;
+}
+
+const CH_UNDERSCORE = 95;
+function reasonByte(c: number): number {
+  const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === CH_UNDERSCORE;
+  return ok ? c : CH_UNDERSCORE;
+}
+
+/** Upper bound of an encodeStatus frame's bytes (status words are short: STATUS_*). */
+export function maxStatusFrameBytes(symbolLength: number): number {
+  return sumLengths([F_STATUS, F_STATUS_STATUS, F_SINCE, F_STATUS_REASON, F_STATUS_END]) + symbolLength
+    + MAX_TYPE_BYTES + ISO_TIME_MAX_BYTES + MAX_REASON_BYTES;
+}
+
+/**
+ * `{"type":"status","symbol":…,"status":…,"since":"<ISO time of f64[sinceAt]>"[,"reason":…]}`,
+ * the shape of client-message.ts statusFrame, written without allocating (the shard's frame
+ * queue). `status` (STATUS_*) and `symbol` are pre-encoded insides; the reason is read from
+ * `reason[reasonAt…]` (where the input record carries it) and any byte outside [A-Za-z0-9_-]
+ * is written as `_`, so a bad record cannot break the JSON.
+ */
+export function encodeStatus(
+  out: Uint8Array, pos: number, symbol: Uint8Array, status: Uint8Array, f64: Float64Array, sinceAt: number,
+  reason?: Uint8Array, reasonAt = 0, reasonLength = reason === undefined ? 0 : reason.length - reasonAt,
+): number {
+  if (status.length > MAX_TYPE_BYTES) throw new RangeError(`encodeStatus: status is longer than MAX_TYPE_BYTES (${MAX_TYPE_BYTES})`);
+  if (reasonLength > MAX_REASON_BYTES) throw new RangeError(`encodeStatus: reason is longer than MAX_REASON_BYTES (${MAX_REASON_BYTES})`);
+  pos = writeBytes(out, pos, F_STATUS);
+  pos = writeBytes(out, pos, symbol);
+  pos = writeBytes(out, pos, F_STATUS_STATUS);
+  pos = writeBytes(out, pos, status);
+  pos = writeBytes(out, pos, F_SINCE);
+  pos = writeIsoTimeAt(out, pos, f64, sinceAt);
+  if (reason !== undefined) {
+    pos = writeBytes(out, pos, F_STATUS_REASON);
+    for (let i = 0; i < reasonLength; i++) out[pos++] = reasonByte(reason[reasonAt + i]);
+  }
+  return writeBytes(out, pos, F_STATUS_END);
 }
 
 /**

@@ -1,13 +1,14 @@
 // Frames encoded from hand-built shared-memory records, parsed back and compared field by field.
 import { describe, expect, it } from 'vitest';
 import {
-  HISTORY_POINT_MAX_BYTES, TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE,
-  encodeHistoryPoint, encodeRecord, maxRecordFrameBytes, symbolJsonBytes,
+  HISTORY_POINT_MAX_BYTES, STATUS_RESYNCING, TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE,
+  encodeHistoryPoint, encodeRecord, encodeStatus, maxRecordFrameBytes, maxStatusFrameBytes, symbolJsonBytes,
 } from '../../src/protocol/encode.js';
+import { statusFrame } from '../../src/protocol/client-message.js';
 import {
   HISTORY_POINT_FIELDS, METRIC_COUNT, METRIC_NAMES, M_BEST_BID, M_IMBALANCE, P_BUCKET, P_COUNT, P_EPOCH,
-  P_METRICS, P_SEQ, R_ASK_COUNT, R_BID_COUNT, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_LEVELS, R_METRICS, R_SEQ,
-  rawRecordFields,
+  P_METRICS, P_SEQ, R_ASK_COUNT, R_BID_COUNT, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_FLAGS, R_LEVELS, R_METRICS, R_SEQ,
+  RAW_RESET, rawRecordFields,
 } from '../../src/ring/layout.js';
 import { asciiBytes } from '../../src/protocol/json-writer.js';
 
@@ -140,6 +141,53 @@ describe('encodeRecord', () => {
     const { f64, base } = rawRecord(sample);
     const out = new Uint8Array(maxRecordFrameBytes(DEPTH, SYMBOL.length));
     expect(() => encodeRecord(out, 0, TYPE_RESYNC, SYMBOL, f64, base, DEPTH, asciiBytes('x'.repeat(65)))).toThrow(RangeError);
+  });
+});
+
+describe('the reset flag (first book after a resync)', () => {
+  const withReset = (type: Uint8Array, reason?: Uint8Array) => {
+    const { f64, base } = rawRecord(sample);
+    f64[base + R_FLAGS] = RAW_RESET;
+    const out = new Uint8Array(maxRecordFrameBytes(DEPTH, SYMBOL.length));
+    return decoder.decode(out.subarray(0, encodeRecord(out, 0, type, SYMBOL, f64, base, DEPTH, reason)));
+  };
+
+  it('puts "reset":true right after seq when the record has RAW_RESET', () => {
+    const text = withReset(TYPE_UPDATE);
+    expect(text.startsWith('{"type":"orderbook_update","symbol":"US.AAPL","epoch":1763899200000,"seq":42,"reset":true,"timestamp":"')).toBe(true);
+    expect(JSON.parse(text).data.bid_levels).toEqual(sample.bids);
+  });
+
+  it('carries it in every encoding of that seq: snapshot, resync (with its reason)', () => {
+    expect(JSON.parse(withReset(TYPE_SNAPSHOT))).toMatchObject({ type: 'orderbook_snapshot', seq: 42, reset: true });
+    expect(JSON.parse(withReset(TYPE_RESYNC, asciiBytes('gap')))).toMatchObject({ type: 'resync', seq: 42, reset: true, reason: 'gap' });
+  });
+
+  it('is absent from a record without the flag', () => {
+    expect(JSON.parse(encode(sample)).reset).toBeUndefined();
+  });
+});
+
+describe('encodeStatus', () => {
+  const since = new Float64Array([1763899200123.75]);
+  const status = (reason?: Uint8Array, at?: number, length?: number) => {
+    const out = new Uint8Array(maxStatusFrameBytes(SYMBOL.length));
+    return decoder.decode(out.subarray(0, encodeStatus(out, 0, SYMBOL, STATUS_RESYNCING, since, 0, reason, at, length)));
+  };
+
+  it('writes the shape statusFrame writes, with the reason after since', () => {
+    const plain = JSON.parse(statusFrame('US.AAPL', 'stale', since[0])) as { [k: string]: unknown };
+    expect(status()).toBe(JSON.stringify({ ...plain, status: 'resyncing' }));
+    expect(JSON.parse(status(asciiBytes('checksum')))).toEqual({ ...plain, status: 'resyncing', reason: 'checksum' });
+  });
+
+  it('reads the reason in place and never lets a byte break the JSON', () => {
+    const bytes = asciiBytes('xxgap"\\\n{yy');
+    expect(JSON.parse(status(bytes, 2, 7)).reason).toBe('gap____');
+  });
+
+  it('refuses a reason longer than the bound', () => {
+    expect(() => status(asciiBytes('r'.repeat(65)))).toThrow(RangeError);
   });
 });
 
