@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { type Namespace, loadNamespaces } from './cache/namespaces.js';
+import { MAIN_THREAD_FEEDS, exchangeDefinition, exchangeNames } from './feeds/exchanges.js';
 
 /** A cache namespace as configured, TTL overrides from the environment already applied. */
 export type NamespaceDefinition = Omit<Namespace, 'keys' | 'ttlEnv'>;
@@ -19,9 +20,18 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const pow2 = (min: number, max: number) =>
   int(min, max).refine((n) => (n & (n - 1)) === 0, { message: 'must be a power of two' });
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
+const SYMBOL_NAME = /^[A-Za-z0-9._:/-]{1,32}$/;
 const symbolList = z
   .union([z.array(z.string()), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))])
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:/-]{1,32}$/, 'symbols are 1-32 characters of [A-Za-z0-9._:/-]')).min(1).max(10_000));
+  .pipe(z.array(z.string().regex(SYMBOL_NAME, 'symbols are 1-32 characters of [A-Za-z0-9._:/-]')).min(1).max(10_000));
+const endpoint = (protocols: string[], example: string) => z.string().refine((u) => {
+  try {
+    return protocols.includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}, { message: `expected a ${protocols.map((p) => p.slice(0, -1)).join(' or ')} URL such as ${example}` });
+const wsUrl = (example: string) => endpoint(['ws:', 'wss:'], example);
 
 /** A browser origin (`https://host[:port]`), or `*` for any. */
 const ORIGIN_ERROR = 'expected origins such as https://app.example.com or http://localhost:3000, comma-separated, or *';
@@ -52,6 +62,14 @@ export const configSchema = z.strictObject({
   frameQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 23), // FRAME_QUEUE_BYTES: shard → front queue, per shard
   feed: z.enum(['simulator', 'replay']).default('simulator'), // FEED
   symbols: symbolList.optional(), // SYMBOLS: comma-separated (default: 20 simulator symbols)
+  // Parsed by parseFeeds below into FeedEntry[]; unset: FEED and SYMBOLS as they were.
+  feeds: z.string().optional(), // FEEDS: `binance:BTCUSDT,ETHUSDT;coinbase:BTC-USD;kraken:BTC/USD;simulator[:A,B];replay:<file>`
+  binanceWsUrl: wsUrl('wss://stream.binance.com:9443').default('wss://stream.binance.com:9443'), // BINANCE_WS_URL
+  binanceRestUrl: endpoint(['http:', 'https:'], 'https://api.binance.com').default('https://api.binance.com'), // BINANCE_REST_URL: depth snapshots
+  // Binance closes a connection at 24 h: the connector opens its successor before that.
+  binanceRotateMs: int(100, 86_400_000).default(23 * 3600_000 + 50 * 60_000), // BINANCE_ROTATE_MS
+  coinbaseWsUrl: wsUrl('wss://advanced-trade-ws.coinbase.com').default('wss://advanced-trade-ws.coinbase.com'), // COINBASE_WS_URL
+  krakenWsUrl: wsUrl('wss://ws.kraken.com/v2').default('wss://ws.kraken.com/v2'), // KRAKEN_WS_URL
   maxSymbols: int(1, 100_000).default(1024), // MAX_SYMBOLS: symbols served; each has its own shared store
   simUpdatesPerSecond: z.coerce.number().min(0.1).max(1_000_000).default(100), // SIM_UPDATES_PER_SECOND: per symbol
   simSeed: int(0, 2 ** 31 - 1).optional(), // SIM_SEED: reproducible simulator runs
@@ -128,10 +146,25 @@ export const configSchema = z.strictObject({
   logJson: bool.default(false), // LOG_JSON: one JSON object per line
 });
 
-export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapacity' | 'symbols' | 'retention'> & {
+/** One entry of FEEDS, validated; the supervisor runs main-thread feeds, a feed actor per exchange entry. */
+export interface FeedEntry {
+  kind: 'exchange' | 'simulator' | 'replay';
+  /** The exchange (`binance`), or `simulator` / `replay`. */
+  name: string;
+  /** The entry as written, for messages. */
+  text: string;
+  /** Exchange and simulator entries: native names (`BTC/USD`) and served names (`KRAKEN.BTC-USD`); empty for the simulator's defaults. */
+  symbols: readonly { native: string; served: string }[];
+  /** Replay entries: the NDJSON file. */
+  file?: string;
+}
+
+export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapacity' | 'symbols' | 'retention' | 'feeds'> & {
   historyCapacity: number;
   retention: string;
   symbols: readonly string[] | undefined;
+  /** FEEDS, parsed; undefined when unset (FEED and SYMBOLS then say what runs). */
+  feeds: readonly FeedEntry[] | undefined;
   /**
    * The cache service's namespaces, from CACHE_NAMESPACES_FILE with the TTL_* overrides
    * applied: validated definitions, plain data so they cross to the front worker (which
@@ -146,6 +179,8 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   rawCapacity: 'RAW_RING_CAPACITY', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
   historyCapacity: 'HISTORY_RING_CAPACITY', inputQueueBytes: 'INPUT_QUEUE_BYTES',
   frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
+  feeds: 'FEEDS', binanceWsUrl: 'BINANCE_WS_URL', binanceRestUrl: 'BINANCE_REST_URL', binanceRotateMs: 'BINANCE_ROTATE_MS',
+  coinbaseWsUrl: 'COINBASE_WS_URL', krakenWsUrl: 'KRAKEN_WS_URL',
   simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', simTickMs: 'SIM_TICK_MS', replayFile: 'REPLAY_FILE',
   replaySpeed: 'REPLAY_SPEED', staleAfterMs: 'STALE_AFTER_MS', wsMaxBackpressure: 'WS_MAX_BACKPRESSURE',
   wsConflateBytes: 'WS_CONFLATE_BYTES', wsMaxMessageBytes: 'WS_MAX_MESSAGE_BYTES',
@@ -194,7 +229,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid configuration: ${key}${name ? ` (${name})` : ''}: ${issue.message}`);
   }
   const c = parsed.data;
-  if (c.feed === 'replay' && !c.replayFile) throw new ConfigError('invalid configuration: replayFile (REPLAY_FILE) is required when FEED=replay');
+  const feeds = c.feeds === undefined ? undefined : parseFeeds(c.feeds, c.maxSymbols);
+  if (feeds && (raw.feed !== undefined || raw.symbols !== undefined)) {
+    throw new ConfigError('invalid configuration: feeds (FEEDS) replaces feed (FEED) and symbols (SYMBOLS): set FEEDS alone, e.g. FEEDS="simulator:US.AAPL;binance:BTCUSDT"');
+  }
+  if (!feeds && c.feed === 'replay' && !c.replayFile) throw new ConfigError('invalid configuration: replayFile (REPLAY_FILE) is required when FEED=replay');
   if (c.wsMaxBackpressure - c.wsConflateBytes < 1 << 15) {
     // The front sweeps for slow clients whenever this much has been published since the last
     // sweep; a smaller margin would sweep every connection on almost every frame.
@@ -211,7 +250,60 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const historyCapacity = c.historyCapacity ?? nextPowerOfTwo(Math.ceil(HISTORY_SPAN_MS / c.historyResolutionMs));
   const cacheNamespaces = loadNamespaces(env, fromPackage(c.cacheNamespacesFile)).map(({ keys: _keys, ttlEnv: _applied, ...d }) => Object.freeze(d));
   const retention = c.retention ?? (c.databaseUrl ? DEFAULT_RETENTION.database : DEFAULT_RETENTION.embedded);
-  return Object.freeze({ ...c, historyCapacity, retention, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined, cacheNamespaces });
+  return Object.freeze({ ...c, historyCapacity, retention, symbols: c.symbols ? Object.freeze([...c.symbols]) : undefined, feeds, cacheNamespaces });
+}
+
+/**
+ * FEEDS: entries separated by `;`, each `<exchange>:<symbol>,<symbol>…`, `simulator[:<symbols>]`
+ * or `replay:<file>`. Every refusal names the entry, as written.
+ */
+export function parseFeeds(text: string, maxSymbols: number): readonly FeedEntry[] {
+  const entries: FeedEntry[] = [];
+  const seen = new Map<string, string>(); // served name → the entry that has it
+  for (const raw of text.split(';')) {
+    const entry = raw.trim();
+    if (entry === '') continue; // `a;b;` is a trailing separator, not an entry
+    const fail = (why: string): never => {
+      throw new ConfigError(`invalid configuration: feeds (FEEDS): entry ${JSON.stringify(entry.slice(0, 200))}: ${why}`);
+    };
+    const colon = entry.indexOf(':');
+    const name = (colon < 0 ? entry : entry.slice(0, colon)).trim().toLowerCase();
+    const rest = colon < 0 ? undefined : entry.slice(colon + 1).trim();
+    if (entries.some((e) => e.name === name)) fail(`${name} appears twice: list all its symbols in one entry`);
+    if (name === 'replay') {
+      if (!rest) fail('expected replay:<file of NDJSON books>');
+      entries.push({ kind: 'replay', name, text: entry, symbols: [], file: rest });
+      continue;
+    }
+    const list = rest ? rest.split(',').map((x) => x.trim()) : [];
+    if (list.some((x) => x === '')) fail('an empty symbol (expected <name>:<symbol>,<symbol>…)');
+    let symbols: { native: string; served: string }[];
+    if (name === 'simulator') {
+      for (const s of list) if (!SYMBOL_NAME.test(s)) fail(`symbol ${JSON.stringify(s)}: expected 1-32 characters of [A-Za-z0-9._:/-]`);
+      symbols = list.map((s) => ({ native: s, served: s }));
+    } else {
+      const def = exchangeDefinition(name);
+      if (!def) fail(`unknown feed ${JSON.stringify(name)} (known: ${[...exchangeNames(), ...MAIN_THREAD_FEEDS].join(', ')})`);
+      if (list.length === 0) fail(`expected ${name}:<symbol>,<symbol>…, e.g. ${name}:${def!.example}`);
+      symbols = list.map((s) => {
+        if (!def!.symbol.test(s)) fail(`symbol ${JSON.stringify(s)} is not a ${name} symbol (e.g. ${def!.example})`);
+        const served = def!.served(s);
+        if (!SYMBOL_NAME.test(served)) fail(`symbol ${s} would be served as ${served}: longer than 32 characters`);
+        return { native: s, served };
+      });
+    }
+    for (const s of symbols) {
+      const other = seen.get(s.served);
+      if (other !== undefined) fail(`${s.served} is listed twice${other === entry ? '' : ` (also in ${JSON.stringify(other)})`}`);
+      seen.set(s.served, entry);
+    }
+    entries.push({ kind: name === 'simulator' ? 'simulator' : 'exchange', name, text: entry, symbols: Object.freeze(symbols) });
+  }
+  if (entries.length === 0) throw new ConfigError('invalid configuration: feeds (FEEDS) names no feed (e.g. FEEDS="binance:BTCUSDT;coinbase:BTC-USD")');
+  if (seen.size > maxSymbols) {
+    throw new ConfigError(`invalid configuration: feeds (FEEDS) lists ${seen.size} symbols, more than maxSymbols (MAX_SYMBOLS, ${maxSymbols})`);
+  }
+  return Object.freeze(entries.map((e) => Object.freeze(e)));
 }
 
 function readFile(explicit: string | undefined): Record<string, unknown> {
