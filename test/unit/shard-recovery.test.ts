@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { writeInputRecord } from '../../src/feeds/encode-input.js';
 import { KIND_DELTA, KIND_SNAPSHOT, createBookUpdate } from '../../src/feeds/types.js';
 import { FR_JSON_LENGTH, FR_JSON_OFFSET, H_VERSION, inputRecordBytes } from '../../src/ring/layout.js';
-import { QueueConsumer, QueueProducer, createQueueBuffer } from '../../src/ring/spsc.js';
+import { QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../src/ring/symbol-store.js';
 
 const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, depth: 5, logLevel: 'error' });
@@ -36,14 +36,17 @@ describe('shard recovery (regression: a lost book must not take deltas as if it 
     const shard = () => {
       const c = new MessageChannel();
       const r = new MessageChannel();
-      const init: ShardInit = { index: 0, config: cfg, input, frames, control: c.port2, registrations: r.port2, symbols: [reg] };
+      const init: ShardInit = {
+        index: 0, config: cfg, inputs: [{ name: 'test', queue: input }], doorbell: createDoorbellBuffer(), frames, control: c.port2, registrations: r.port2, symbols: [reg],
+      };
       return new ShardActor(init);
     };
     // Drives the actor's record handler directly, as its run loop does.
     const step = (sh: ShardActor) => {
-      const inner = sh as unknown as { input: QueueConsumer; handle(at: number, pos: number): boolean };
-      const at = inner.input.peek();
-      if (inner.handle(at, inner.input.position)) inner.input.release();
+      const inner = sh as unknown as { inputs: QueueConsumer[]; handle(q: QueueConsumer, at: number, input: number): boolean };
+      const q = inner.inputs[0];
+      const at = q.peek();
+      if (inner.handle(q, at, 0)) q.release();
     };
 
     offer(KIND_SNAPSHOT, [[100, 1], [99, 2]], [[101, 1], [102, 2]]);

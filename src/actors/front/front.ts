@@ -11,7 +11,7 @@ import { CLOSE_GOING_AWAY } from '../../protocol/close-codes.js';
 import { TYPE_RESYNC, maxRecordFrameBytes, reasonBytes } from '../../protocol/encode.js';
 import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
 import type { DatabaseHistoryTask } from '../../store/history-points.js';
-import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ } from '../../ring/layout.js';
+import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ, SEQ_NONE } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
@@ -70,6 +70,7 @@ export class FrontActor implements FrontApi {
   private bytesThisTurn = 0;
   private readonly sweepBudget: number;
   private duplicatesDropped = 0;
+  private statusesPublished = 0;
   private unknownSymbols = 0;
   private unresolvedGaps = 0;
   private server?: Server;
@@ -217,15 +218,20 @@ export class FrontActor implements FrontApi {
     }
     const b = at >> 3;
     let seq = q.f64[b + FR_SEQ];
+    if (seq === SEQ_NONE) {
+      this.publishStatus(sym, q, at);
+      return;
+    }
     const epoch = q.f64[b + FR_EPOCH];
     if (epoch === sym.epoch && seq <= sym.lastSeq) {
       this.duplicatesDropped++; // re-sent by a shard restarted between queueing and committing
       return;
     }
     const server = this.server!;
-    if (sym.stale) {
-      sym.stale = false;
-      server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', Date.now())));
+    if (sym.status !== 'live') {
+      // Subscribers learn it is over before the update that ends it (after stale or resyncing).
+      sym.setStatus('live', Date.now());
+      server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', sym.statusSince)));
     }
     if ((epoch === sym.epoch && seq === sym.lastSeq + 1) || (sym.epoch === 0 && seq === 1)) {
       // In sequence (or the very start of one): the shard's bytes, untouched.
@@ -262,6 +268,23 @@ export class FrontActor implements FrontApi {
     this.sessions.published(sym);
   }
 
+  /**
+   * A frame outside the sequence (FR_SEQ = SEQ_NONE): the shard's `resyncing` status. Published
+   * as encoded, and kept (a copy: the queue's bytes are reused) for those who attach while it holds.
+   */
+  private publishStatus(sym: FrontSymbol, q: QueueConsumer, at: number): void {
+    const since = q.f64[(at >> 3) + FR_FEED_TS];
+    if (sym.status === 'resyncing' && sym.statusSince === since) {
+      this.duplicatesDropped++; // re-sent by a shard restarted before it released the record
+      return;
+    }
+    const from = at + FR_JSON_OFFSET;
+    const frame = q.bytes.slice(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]);
+    sym.setStatus('resyncing', since, frame);
+    this.statusesPublished++;
+    this.deliver(sym.topic, frame);
+  }
+
   private deliver(topic: string, bytes: Uint8Array): void {
     const n = this.server!.subscribers(topic);
     if (n === 0) return;
@@ -286,13 +309,14 @@ export class FrontActor implements FrontApi {
   private checkStale(): void {
     const now = Date.now();
     for (const sym of this.byName.values()) {
-      if (sym.stale) continue;
+      // A resyncing symbol is quiet on purpose, and its subscribers know why.
+      if (sym.status !== 'live') continue;
       const c = sym.committed();
       const last = c && c.lastFeedTs > 0 ? c.lastFeedTs : sym.registeredAt;
       if (now - last > this.cfg.staleAfterMs) {
-        sym.stale = true;
-        sym.staleSince = last;
-        this.server?.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'stale', last)));
+        const frame = Buffer.from(statusFrame(sym.name, 'stale', last));
+        sym.setStatus('stale', last, frame);
+        this.server?.publish(sym.topic, frame);
       }
     }
   }
@@ -360,10 +384,13 @@ export class FrontActor implements FrontApi {
       health: async () => {
         const components = await this.supervisor.health();
         const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);
+        const resyncing = [...this.byName.values()].filter((s) => s.status === 'resyncing').map((s) => s.name);
         components.front = { status: 'ok', detail: `${this.sessions.sockets.size} connections` };
+        // Resyncing is the feed's business (its feed-<exchange> component says when it lasts
+        // too long); here it is only listed.
         components.symbols = stale.length === 0
-          ? { status: 'ok', detail: `${this.byName.size} live` }
-          : { status: 'degraded', detail: `stale: ${stale.join(', ')}` };
+          ? { status: 'ok', detail: `${this.byName.size - resyncing.length} live${resyncing.length > 0 ? `; resyncing: ${resyncing.join(', ')}` : ''}` }
+          : { status: 'degraded', detail: `stale: ${stale.join(', ')}${resyncing.length > 0 ? `; resyncing: ${resyncing.join(', ')}` : ''}` };
         return components;
       },
     };
@@ -382,6 +409,7 @@ export class FrontActor implements FrontApi {
       framesPublished: this.framesPublished,
       publishedPerS: this.rate.perS,
       duplicatesDropped: this.duplicatesDropped,
+      statusesPublished: this.statusesPublished,
       unresolvedGaps: this.unresolvedGaps,
       resyncs: Object.fromEntries(this.counters.resyncs),
       conflations: this.counters.conflations,
@@ -390,6 +418,7 @@ export class FrontActor implements FrontApi {
       frameQueues: this.queues.map((q) => ({ depthBytes: q.depth(), capacityBytes: q.capacity })),
       feedToPublish: this.latency.summary(),
       staleSymbols: [...this.byName.values()].filter((s) => s.stale).map((s) => s.name),
+      resyncingSymbols: [...this.byName.values()].filter((s) => s.status === 'resyncing').map((s) => s.name),
       access: {
         apiKeys: this.keys.size,
         httpRefused: Object.fromEntries(this.accessCounters.httpRefused),

@@ -28,6 +28,7 @@ export interface FrontStats {
   framesPublished: number;
   publishedPerS: number; // frames published in the last second
   duplicatesDropped: number; // frames re-sent by a restarted shard, or covered by a resync
+  statusesPublished: number; // status frames from the shards (resyncing) published to their topic
   unresolvedGaps: number; // gaps with nothing readable to resync from yet (the next frame resyncs)
   resyncs: Record<string, number>; // by reason
   conflations: number; // subscriptions detached because the client fell behind
@@ -36,6 +37,7 @@ export interface FrontStats {
   frameQueues: { depthBytes: number; capacityBytes: number }[];
   feedToPublish: LatencySummary;
   staleSymbols: string[];
+  resyncingSymbols: string[]; // the feed is rebuilding their book: no updates until it has
   /** Access control: refusals by reason, throttled messages, the active API keys loaded. */
   access: {
     apiKeys: number;

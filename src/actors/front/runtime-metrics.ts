@@ -1,4 +1,4 @@
-// The runtime's figures as Prometheus metrics: WebSocket fan-out, feed, shards, writer, Redis, latency histograms.
+// The runtime's figures as Prometheus metrics: WebSocket fan-out, feeds (per exchange and symbol), shards, writer, Redis, latency histograms.
 //
 // Read from the same stats objects /stats shows, at scrape time (prom-client `collect`), so
 // the hot path keeps its plain counters and pays nothing for the exposition.
@@ -57,6 +57,21 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   const wsClosed = c('ws_access_closed_total', 'WebSocket connections closed by access control, by reason (unauthorized, token_expired, flooding)', ['reason']);
   const wsAuthFailures = c('ws_auth_failures_total', 'Credentials refused on WebSocket connections, by code', ['code']);
   const throttled = c('ws_messages_throttled_total', 'Client messages refused by the per-connection rate limit (WS_MESSAGE_RATE)');
+  // Exchange feeds (FEEDS): connections are labelled by index (a Binance stream URL runs to kilobytes).
+  const conn = ['exchange', 'connection'];
+  const sym = ['exchange', 'symbol'];
+  const exMessages = c('exchange_messages_total', 'Messages received from the exchange, per connection', conn);
+  const exBytes = c('exchange_received_bytes_total', 'Bytes received from the exchange, per connection', conn);
+  const exReconnects = c('exchange_reconnects_total', 'Reconnections to the exchange, per connection', conn);
+  const exResyncs = c('exchange_resyncs_total', 'Times a symbol\'s book had to be rebuilt, by reason (gap, checksum, reconnect, …)', [...sym, 'reason']);
+  const exChecksum = c('exchange_checksum_failures_total', 'Book checksum mismatches', sym);
+  const exSnapshots = c('exchange_snapshot_requests_total', 'Book snapshots requested from the exchange', sym);
+  const exRateWaits = c('exchange_rate_limit_waits_total', 'Waits imposed by the exchange\'s rate limits', sym);
+  const exBooks = c('exchange_books_total', 'Books handed over by the connector', sym);
+  const exTrades = c('exchange_trades_total', 'Trades handed over by the connector (counted; not served yet)', sym);
+  const exDrops = c('exchange_queue_full_drops_total', 'Books refused because the shard\'s input queue was full', ['exchange']);
+  const exMalformed = c('exchange_malformed_total', 'Exchange messages that could not be understood, by kind', ['exchange', 'kind']);
+  const exRestarts = c('exchange_feed_restarts_total', 'Restarts of the feed actor', ['exchange']);
 
   let current: RuntimeSnapshot | undefined;
   const g = (name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void | Promise<void>) =>
@@ -88,6 +103,28 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
       for (const [reason, n] of Object.entries(sh.rejected)) byReason.set(reason, (byReason.get(reason) ?? 0) + n);
     }
     for (const [reason, n] of byReason) rejected.set(n, { reason });
+    for (const f of s.feeds ?? []) {
+      const exchange = f.exchange;
+      exRestarts.set(f.restarts, { exchange });
+      if (!f.stats) continue;
+      exDrops.set(f.stats.queueFullDrops, { exchange });
+      for (const [kind, n] of Object.entries(f.stats.malformed)) exMalformed.set(n, { exchange, kind });
+      f.stats.connector.connections.forEach((k, i) => {
+        const l = { exchange, connection: String(i) };
+        exMessages.set(k.messages, l);
+        exBytes.set(k.bytes, l);
+        exReconnects.set(k.reconnects, l);
+      });
+      for (const [symbol, x] of Object.entries(f.stats.connector.symbols)) {
+        const l = { exchange, symbol };
+        for (const [reason, n] of Object.entries(x.resyncs)) exResyncs.set(n, { ...l, reason });
+        exChecksum.set(x.checksumFailures, l);
+        exSnapshots.set(x.snapshotRequests, l);
+        exRateWaits.set(x.rateLimitWaits, l);
+        exBooks.set(x.books, l);
+        exTrades.set(x.trades, l);
+      }
+    }
     if (s.writer) {
       committed.set(s.writer.rowsCommitted);
       redisCommands.set(s.writer.redis.commands);
@@ -104,6 +141,34 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   });
   g('symbols_stale', 'Symbols whose feed has been silent longer than STALE_AFTER_MS', [], function () {
     if (current) this.set(current.front.staleSymbols.length);
+  });
+  g('symbols_resyncing', 'Symbols whose exchange book is being rebuilt (no updates meanwhile)', [], function () {
+    if (current) this.set(current.front.resyncingSymbols?.length ?? 0);
+  });
+  // Gauges of feeds are rebuilt at each scrape: a connection or actor that is gone must not linger.
+  g('exchange_feed_up', '1 while the exchange\'s feed actor runs and answers', ['exchange'], function () {
+    this.reset();
+    for (const f of current?.supervisor?.feeds ?? []) this.set({ exchange: f.exchange }, f.stats ? 1 : 0);
+  });
+  g('exchange_connected', '1 while the connection to the exchange is open', ['exchange', 'connection'], function () {
+    this.reset();
+    for (const f of current?.supervisor?.feeds ?? []) {
+      f.stats?.connector.connections.forEach((k, i) => this.set({ exchange: f.exchange, connection: String(i) }, k.connected ? 1 : 0));
+    }
+  });
+  g('exchange_last_message_age_seconds', 'Seconds since the connection\'s last message (absent before the first)', ['exchange', 'connection'], function () {
+    this.reset();
+    for (const f of current?.supervisor?.feeds ?? []) {
+      f.stats?.connector.connections.forEach((k, i) => {
+        if (k.lastMessageAgeMs >= 0) this.set({ exchange: f.exchange, connection: String(i) }, k.lastMessageAgeMs / 1000);
+      });
+    }
+  });
+  g('exchange_symbol_resyncing', '1 while the symbol\'s book is being rebuilt', ['exchange', 'symbol'], function () {
+    this.reset();
+    for (const f of current?.supervisor?.feeds ?? []) {
+      for (const [symbol, x] of Object.entries(f.stats?.connector.symbols ?? {})) this.set({ exchange: f.exchange, symbol }, x.state === 'resyncing' ? 1 : 0);
+    }
   });
   g('frame_queue_depth_bytes', 'Bytes waiting in each shard → front frame queue', ['shard'], function () {
     current?.front.frameQueues.forEach((q, i) => this.set({ shard: String(i) }, q.depthBytes));

@@ -352,8 +352,9 @@ export class Sessions {
       if (!this.catchUp(sub)) return this.wait(sub); // out of room mid-way: continue on drain
     }
     this.waiting.delete(sub);
-    // The topic carries status changes from now on; the current one, if not live, is owed now.
-    if (sym.stale) this.sendText(ws, statusFrame(sym.name, 'stale', sym.staleSince));
+    // The topic carries status changes from now on; the current one (stale, resyncing), if not
+    // live, is owed now: the very frame the topic carried, reason included.
+    if (sym.statusFrame) this.sendStatus(ws, sym.statusFrame);
     ws.subscribe(sym.topic);
     sub.state = LIVE;
   }
@@ -476,6 +477,13 @@ export class Sessions {
     this.d.counters.bytesSent += bytes.length;
     if (ws.getBufferedAmount() > this.d.cfg.wsConflateBytes) this.conflate(ws);
     return true;
+  }
+
+  private sendStatus(ws: Socket<Session>, frame: Uint8Array): void {
+    if (ws.send(frame, false) !== SEND_DROPPED) {
+      this.d.counters.messagesSent++;
+      this.d.counters.bytesSent += frame.length;
+    }
   }
 
   private sendText(ws: Socket<Session>, text: string): void {

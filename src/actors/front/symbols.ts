@@ -18,9 +18,16 @@ export class FrontSymbol {
   /** Sequence of the last frame published to the topic (0: none yet). */
   epoch = 0;
   lastSeq = 0;
-  stale = false;
-  /** When the last update (or, without one, the registration) was: the `since` of a stale status. */
-  staleSince = 0;
+  /**
+   * `stale`: the feed went quiet (the front decides); `resyncing`: the shard relayed the feed's
+   * word that the book is being rebuilt. Either ends at the next published update, which is
+   * preceded on the topic by a `live` status.
+   */
+  status: 'live' | 'stale' | 'resyncing' = 'live';
+  /** When the current status began (a stale one: the last update, or without one the registration). */
+  statusSince = 0;
+  /** The frame that announced the current status: a subscriber attaching meanwhile gets it after its snapshot. */
+  statusFrame?: Uint8Array;
   /** When the store was created: its history ring holds nothing older. */
   readonly registeredAt: number;
   private readonly rec: Float64Array;
@@ -43,6 +50,17 @@ export class FrontSymbol {
       this.epoch = r.seeded.epoch;
       this.lastSeq = r.seeded.seq;
     }
+  }
+
+  get stale(): boolean {
+    return this.status === 'stale';
+  }
+
+  /** Enters a status (with the frame announcing it), or `live` (no frame). */
+  setStatus(status: FrontSymbol['status'], since: number, frame?: Uint8Array): void {
+    this.status = status;
+    this.statusSince = since;
+    this.statusFrame = frame;
   }
 
   /**

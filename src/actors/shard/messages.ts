@@ -4,11 +4,23 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config.js';
 import type { SymbolRegistration } from '../registry.js';
 
+/**
+ * One feed → shard queue (layout.ts IN_*). SPSC: one producer thread each, so the supervisor's
+ * feeds (simulator, replay) have one and every feed actor one of its own.
+ */
+export interface ShardInput {
+  name: string; // the producer, for stats: `supervisor`, `feed-binance`
+  queue: SharedArrayBuffer;
+  /** Ids of the symbols fed through this queue; absent: every symbol no other input claims. */
+  symbols?: number[];
+}
+
 /** workerData of a shard: the only message that carries its shared memory. */
 export interface ShardInit {
   index: number;
   config: Config;
-  input: SharedArrayBuffer; // feed → shard queue (layout.ts IN_*)
+  inputs: ShardInput[]; // read round-robin; each symbol comes through exactly one of them
+  doorbell: SharedArrayBuffer; // every producer of `inputs` rings it (spsc.ts Doorbell)
   frames: SharedArrayBuffer; // shard → front queue (layout.ts FR_*)
   rows?: SharedArrayBuffer; // shard → writer queue (raw records, layout.ts R_*); absent when PERSIST=false
   control: MessagePort; // comlink: ShardApi
@@ -25,14 +37,20 @@ export interface ShardStats {
   frameQueueFull: number; // frames not queued for the front (it resyncs those symbols)
   rowQueueStalls: number; // times the writer's queue was full: the shard waited (rows are never dropped)
   newEpochs: number;
-  inputQueue: { depthBytes: number; capacityBytes: number };
+  /** Resyncing records taken (a status frame each), books that carried the reset flag, symbols resyncing now. */
+  resyncs: number;
+  resets: number;
+  resyncingSymbols: number;
+  statusQueueFull: number; // status frames not queued for the front (its frame queue was full)
+  inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together
+  inputQueues: { name: string; depthBytes: number; capacityBytes: number }[];
   frameQueue: { depthBytes: number; capacityBytes: number };
   processing: import('../../stats/latency.js').LatencySummary; // feed → shard done
 }
 
 export interface ShardApi {
   stats(): ShardStats;
-  /** Resolves once the input queue is empty (used by graceful shutdown). */
+  /** Resolves once every input queue is empty (used by graceful shutdown). */
   drained(timeoutMs: number): Promise<boolean>;
 }
 

@@ -14,21 +14,33 @@
 // Killed between 5 and 6, the successor sees the record's position in the header and skips it.
 // The writer's queue is reserved before anything else: when it is full the record waits in the
 // input queue (back-pressure towards the feed) instead of being accepted without persistence.
+//
+// Inputs: one queue per producer thread (the supervisor's feeds, each feed actor), read
+// round-robin with a bounded turn each; the shard sleeps on one doorbell they all ring. Each
+// symbol is fed through exactly one input, which keeps the replay check (the input position in
+// the header) meaningful: positions of different queues are unrelated numbers.
+// A resyncing record takes no seq: it marks the symbol (deltas wait for a snapshot) and queues
+// a status frame (FR_SEQ 0) for the front. A snapshot with the reset flag is applied as any
+// snapshot and its raw record keeps the flag (R_FLAGS), so every encoding of that seq says so.
 
 import { Book } from '../../book/book.js';
 import { REJECT_NO_SNAPSHOT, REJECT_REASONS, checkCrossing, checkLevels } from '../../book/validate.js';
 import type { Config } from '../../config.js';
-import { KIND_DELTA } from '../../feeds/types.js';
+import { KIND_DELTA, KIND_SNAPSHOT } from '../../feeds/types.js';
 import {
-  FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_UPDATE,
+  FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE,
   H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
   IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
-  METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_METRICS, rawRecordBytes,
+  KIND_RESYNCING, KIND_SNAPSHOT_RESET, MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
+  R_FLAGS, R_METRICS, RAW_RESET, SEQ_NONE, rawRecordBytes,
 } from '../../ring/layout.js';
-import { QueueConsumer, QueueProducer } from '../../ring/spsc.js';
+import { Doorbell, QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
-import { TYPE_UPDATE, encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
+import {
+  STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus, maxRecordFrameBytes, maxStatusFrameBytes, symbolJsonBytes,
+} from '../../protocol/encode.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
+import { logger } from '../../log.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import type { ShardApi, ShardInit, ShardStats } from './messages.js';
 
@@ -40,7 +52,7 @@ const BATCH = 512;
  * each frame), and a frame waits at most this many updates' work (~0.3 ms) for its wake-up.
  */
 const WAKE_EVERY = 32;
-/** Longest sleep while idle; a commit by the feed wakes the shard at once. */
+/** Longest sleep while idle; a commit by any feed rings the doorbell and wakes the shard at once. */
 const IDLE_WAIT_MS = 250;
 /** Wait before retrying a record when the writer's queue is full. */
 const ROW_STALL_MS = 2;
@@ -52,21 +64,33 @@ class OwnedSymbol {
   lastSeq = 0;
   lastBucket = -1;
   lastInputPos = -1;
-  /** The book was lost (a predecessor died mid-write): deltas wait for a snapshot. */
+  /** The book was lost (a predecessor died mid-write) or is resyncing: deltas wait for a snapshot. */
   needsSnapshot = false;
+  /** A resyncing record came and no book since. */
+  resyncing = false;
   readonly symbolJson: Uint8Array;
   readonly maxFrameBytes: number;
+  readonly maxStatusBytes: number;
 
-  constructor(readonly id: number, readonly name: string, readonly store: SymbolStore, depth: number) {
+  /** `input`: the index of the one input queue this symbol's records come through. */
+  constructor(readonly id: number, readonly name: string, readonly store: SymbolStore, depth: number, readonly input: number) {
     this.book = new Book(depth);
     this.symbolJson = symbolJsonBytes(name);
     this.maxFrameBytes = FR_JSON_OFFSET + maxRecordFrameBytes(depth, this.symbolJson.length);
+    this.maxStatusBytes = FR_JSON_OFFSET + maxStatusFrameBytes(this.symbolJson.length);
   }
 }
 
 export class ShardActor implements ShardApi {
   private readonly cfg: Config;
-  private readonly input: QueueConsumer;
+  private readonly inputs: QueueConsumer[];
+  private readonly doorbell: Doorbell;
+  /** Records taken from one input per turn, so a busy feed cannot starve another. */
+  private readonly turnQuota: number;
+  private turn = 0;
+  /** Symbol id → the input it is fed through (symbols no input claims: the unclaimed one). */
+  private readonly inputOf = new Map<number, number>();
+  private readonly defaultInput: number;
   private readonly frames: QueueProducer;
   private readonly rows?: QueueProducer;
   private readonly rowBytes: number;
@@ -85,10 +109,19 @@ export class ShardActor implements ShardApi {
   private frameQueueFull = 0;
   private newEpochs = 0;
   private unknownSymbols = 0;
+  private wrongInput = 0;
+  private resyncs = 0;
+  private resets = 0;
+  private statusQueueFull = 0;
 
   constructor(private readonly init: ShardInit) {
     this.cfg = init.config;
-    this.input = new QueueConsumer(init.input);
+    this.inputs = init.inputs.map((i) => new QueueConsumer(i.queue));
+    this.doorbell = new Doorbell(init.doorbell);
+    this.turnQuota = Math.max(16, Math.floor(BATCH / this.inputs.length));
+    init.inputs.forEach((input, k) => input.symbols?.forEach((id) => this.inputOf.set(id, k)));
+    const unclaimed = init.inputs.findIndex((i) => i.symbols === undefined);
+    this.defaultInput = unclaimed < 0 ? 0 : unclaimed;
     this.frames = new QueueProducer(init.frames);
     this.rows = init.rows ? new QueueProducer(init.rows) : undefined;
     this.rowBytes = rawRecordBytes(this.cfg.depth);
@@ -103,7 +136,7 @@ export class ShardActor implements ShardApi {
     const store = new SymbolStore(r.store, {
       depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity,
     });
-    const s = new OwnedSymbol(r.id, r.name, store, this.cfg.depth);
+    const s = new OwnedSymbol(r.id, r.name, store, this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
     this.owned[r.id] = s;
     if (store.headerTorn()) {
       // The previous owner died inside a header write: the sequence cannot be proven
@@ -130,25 +163,35 @@ export class ShardActor implements ShardApi {
   }
 
   async run(): Promise<void> {
-    const q = this.input;
+    const inputs = this.inputs;
+    const k = inputs.length;
     while (this.running) {
-      let n = 0;
+      let full = false;
       let stalled = false;
-      for (let at = q.peek(); at >= 0; at = q.peek()) {
-        if (!this.handle(at, q.position)) {
-          stalled = true; // the writer's queue is full: retry this record shortly
-          break;
+      for (let j = 0; j < k && !stalled; j++) {
+        const qi = (this.turn + j) % k;
+        const q = inputs[qi];
+        let n = 0;
+        for (let at = q.peek(); at >= 0; at = q.peek()) {
+          if (!this.handle(q, at, qi)) {
+            stalled = true; // the writer's queue is full: retry this record shortly
+            break;
+          }
+          q.release();
+          if (++n === this.turnQuota) {
+            full = true;
+            break;
+          }
         }
-        q.release();
-        if (++n === BATCH) break;
       }
+      this.turn = this.turn + 1 === k ? 0 : this.turn + 1;
       this.frames.wake();
       this.rows?.wake();
       if (stalled) {
         this.rowQueueStalls++;
         await new Promise((r) => setTimeout(r, ROW_STALL_MS));
-      } else if (n === BATCH) await new Promise<void>((r) => setImmediate(r));
-      else await q.waitForData(IDLE_WAIT_MS);
+      } else if (full) await new Promise<void>((r) => setImmediate(r));
+      else await this.doorbell.wait(inputs, IDLE_WAIT_MS); // returns at once if a record came meanwhile
     }
   }
 
@@ -157,9 +200,9 @@ export class ShardActor implements ShardApi {
     this.inbox.close();
   }
 
-  /** Processes one input record; false when it must wait (writer queue full) and stay queued. */
-  private handle(at: number, position: number): boolean {
-    const q = this.input;
+  /** Processes one input record of input `qi`; false when it must wait (writer queue full) and stay queued. */
+  private handle(q: QueueConsumer, at: number, qi: number): boolean {
+    const position = q.position;
     const w = at >> 2; // u32 index of the payload
     const b = at >> 3; // f64 index of the payload
     const id = q.u32[w + IN_SYMBOL];
@@ -172,14 +215,31 @@ export class ShardActor implements ShardApi {
         return true;
       }
     }
+    if (qi !== s.input) {
+      // Another producer wrote this symbol: its positions would be compared with another
+      // queue's (the replay check below), so the record is refused and the bug made loud.
+      if (this.wrongInput++ === 0) {
+        logger(`shard-${this.init.index}`).error(`symbol ${s.name} arrived through input ${this.init.inputs[qi].name}, not ${this.init.inputs[s.input].name}: refused`);
+      }
+      return true;
+    }
     if (position === s.lastInputPos) {
       this.skippedReplays++; // applied by our predecessor just before it died
+      return true;
+    }
+    let kind = q.u32[w + IN_KIND];
+    if (kind === KIND_RESYNCING) {
+      this.resyncing(s, q, at);
       return true;
     }
     const rq = this.rows;
     const ra = rq ? rq.reserve(this.rowBytes) : 0;
     if (ra < 0) return false;
-    const kind = q.u32[w + IN_KIND];
+    let flags = 0;
+    if (kind === KIND_SNAPSHOT_RESET) {
+      kind = KIND_SNAPSHOT;
+      flags = RAW_RESET;
+    }
     const bids = q.u32[w + IN_BID_COUNT];
     const asks = q.u32[w + IN_ASK_COUNT];
     const levels = b + IN_LEVELS;
@@ -197,6 +257,7 @@ export class ShardActor implements ShardApi {
         this.scratch = s.book; // swap: the old book becomes the next scratch
         s.book = next;
         s.needsSnapshot = false;
+        s.resyncing = false;
       }
     }
     if (reject !== 0) {
@@ -211,8 +272,15 @@ export class ShardActor implements ShardApi {
     const exchangeTs = q.f64[b + IN_EXCHANGE_TS];
     const f = store.f64;
 
-    // 2. raw record
+    // 2. raw record. Its flags are written inside the same seqlock window (beginWrite is
+    // idempotent, writeRaw closes it); a slot whose flags already match needs no extra window.
+    const at0 = store.rawSlot(seq);
+    if (f[at0 + R_FLAGS] !== flags) {
+      store.beginWrite(at0 * 2);
+      f[at0 + R_FLAGS] = flags;
+    }
     const slot = store.writeRaw(seq, s.epoch, feedTs, exchangeTs, s.book);
+    if (flags !== 0) this.resets++;
 
     // 3. history point: the metrics at the end of the bucket are the latest folded in
     const eventTs = exchangeTs > 0 ? exchangeTs : feedTs;
@@ -267,6 +335,38 @@ export class ShardActor implements ShardApi {
     return true;
   }
 
+  /**
+   * The feed says the symbol's book is not the exchange's any more: no seq is taken; deltas wait
+   * for a snapshot, and the front gets a status frame (FR_SEQ = SEQ_NONE) to publish and to
+   * tell later subscribers. A full frame queue skips it (counted): fan-out never stalls ingest.
+   */
+  private resyncing(s: OwnedSymbol, q: QueueConsumer, at: number): void {
+    const w = at >> 2;
+    const b = at >> 3;
+    this.resyncs++;
+    s.resyncing = true;
+    s.needsSnapshot = true;
+    const fq = this.frames;
+    const fa = fq.reserve(s.maxStatusBytes);
+    if (fa < 0) {
+      this.statusQueueFull++;
+      return;
+    }
+    const fb = fa >> 3;
+    fq.f64[fb + FR_SEQ] = SEQ_NONE;
+    fq.f64[fb + FR_EPOCH] = s.epoch;
+    fq.f64[fb + FR_FEED_TS] = q.f64[b + IN_FEED_TS];
+    const reasonLength = Math.min(q.u32[w + IN_BID_COUNT], MAX_REASON_BYTES, Math.max(0, q.length - IN_LEVELS * 8));
+    const end = encodeStatus(
+      fq.bytes, fa + FR_JSON_OFFSET, s.symbolJson, STATUS_RESYNCING, q.f64, b + IN_FEED_TS,
+      q.bytes, at + IN_LEVELS * 8, reasonLength,
+    );
+    const jsonLength = end - (fa + FR_JSON_OFFSET);
+    fq.u32[(fa >> 2) + FR_KIND] = FRAME_STATUS;
+    fq.u32[(fa >> 2) + FR_JSON_LENGTH] = jsonLength;
+    fq.commit(FR_JSON_OFFSET + jsonLength, s.id); // rare: wake the front now
+  }
+
   private startEpoch(s: OwnedSymbol): void {
     const previous = s.store.f64[H_EPOCH];
     s.epoch = Math.max(Date.now(), previous + 1);
@@ -283,6 +383,8 @@ export class ShardActor implements ShardApi {
       if (i > 0) rejected[name] = this.rejected[i];
     });
     if (this.unknownSymbols > 0) rejected.unknown_symbol = this.unknownSymbols;
+    if (this.wrongInput > 0) rejected.wrong_input = this.wrongInput;
+    const inputQueues = this.inputs.map((q, k) => ({ name: this.init.inputs[k].name, depthBytes: q.depth(), capacityBytes: q.capacity }));
     return {
       index: this.init.index,
       symbols: this.owned.filter(Boolean).length,
@@ -292,7 +394,15 @@ export class ShardActor implements ShardApi {
       frameQueueFull: this.frameQueueFull,
       rowQueueStalls: this.rowQueueStalls,
       newEpochs: this.newEpochs,
-      inputQueue: { depthBytes: this.input.depth(), capacityBytes: this.input.capacity },
+      resyncs: this.resyncs,
+      resets: this.resets,
+      resyncingSymbols: this.owned.reduce((n, s) => n + (s?.resyncing ? 1 : 0), 0),
+      statusQueueFull: this.statusQueueFull,
+      inputQueue: {
+        depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
+        capacityBytes: inputQueues.reduce((n, q) => n + q.capacityBytes, 0),
+      },
+      inputQueues,
       frameQueue: { depthBytes: this.frames.depth(), capacityBytes: this.frames.capacity },
       processing: this.processing.summary(),
     };
@@ -300,7 +410,7 @@ export class ShardActor implements ShardApi {
 
   async drained(timeoutMs: number): Promise<boolean> {
     const until = Date.now() + timeoutMs;
-    while (this.input.depth() > 0) {
+    while (this.inputs.some((q) => q.depth() > 0)) {
       if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 5));
     }

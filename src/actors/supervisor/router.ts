@@ -1,11 +1,16 @@
 // The supervisor's feed sink: names symbols, owns their shared stores, routes updates to shards by hash.
+//
+// It is the producer of one input queue per shard (the main thread's: simulator, replay).
+// Exchange symbols are registered here too (ids, stores, shards) but fed by their feed actor
+// through its own queues: an update for one of them offered here is refused, so that every
+// symbol reaches its shard through exactly one queue.
 
 import type { Config } from '../../config.js';
 import { writeInputRecord } from '../../feeds/encode-input.js';
 import type { BookUpdate, FeedSink } from '../../feeds/types.js';
 import type { Logger } from '../../log.js';
 import { inputRecordBytes } from '../../ring/layout.js';
-import { QueueProducer } from '../../ring/spsc.js';
+import { Doorbell, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../ring/symbol-store.js';
 import { type SymbolSeed, seedStore } from '../../store/continuation.js';
 import { nowMs } from '../../stats/latency.js';
@@ -43,6 +48,8 @@ export class Router implements FeedSink {
   readonly registrations: SymbolRegistration[] = [];
   private readonly byName = new Map<string, SymbolRegistration>();
   private readonly inputs: QueueProducer[];
+  /** By symbol id: fed by a feed actor, not through this router. */
+  private readonly external: boolean[] = [];
   readonly counters: RouterCounters = { offered: 0, queueFullDrops: 0, malformed: 0 };
   /** Called for every new symbol, before its first update is queued. */
   onRegister: (r: SymbolRegistration) => void = () => {};
@@ -50,14 +57,21 @@ export class Router implements FeedSink {
   seeds = new Map<string, SymbolSeed>();
   seeded = 0;
 
-  constructor(private readonly cfg: Config, inputs: SharedArrayBuffer[], private readonly log: Logger) {
-    this.inputs = inputs.map((sab) => new QueueProducer(sab));
+  /** `inputs[i]`: shard i's queue from this thread; `doorbells[i]`: the bell shard i sleeps on. */
+  constructor(private readonly cfg: Config, inputs: SharedArrayBuffer[], doorbells: SharedArrayBuffer[], private readonly log: Logger) {
+    this.inputs = inputs.map((sab, i) => new QueueProducer(sab, new Doorbell(doorbells[i])));
   }
 
-  /** Registers a symbol (idempotent); undefined when the name is invalid or the table is full. */
-  register(name: string): SymbolRegistration | undefined {
+  /**
+   * Registers a symbol (idempotent); undefined when the name is invalid or the table is full.
+   * `external`: a feed actor feeds it (offer() refuses it from then on).
+   */
+  register(name: string, external = false): SymbolRegistration | undefined {
     const known = this.byName.get(name);
-    if (known) return known;
+    if (known) {
+      if (external) this.external[known.id] = true;
+      return known;
+    }
     if (!SYMBOL_NAME.test(name)) {
       this.malformed(`symbol ${JSON.stringify(name.slice(0, 40))}: expected 1-32 characters of [A-Za-z0-9._:/-]`);
       return undefined;
@@ -78,6 +92,7 @@ export class Router implements FeedSink {
     }
     this.registrations.push(r);
     this.byName.set(name, r);
+    this.external[r.id] = external;
     // Announce before the first update is queued: consumers that meet the id can then
     // always find the registration in their port (RegistrationInbox.drainSync).
     this.onRegister(r);
@@ -87,6 +102,10 @@ export class Router implements FeedSink {
   offer(u: BookUpdate): boolean {
     const r = this.byName.get(u.symbol) ?? this.register(u.symbol);
     if (r === undefined) return true; // consumed: counted as malformed
+    if (this.external[r.id]) {
+      this.malformed(`symbol ${r.name} is fed by its exchange feed (FEEDS), not by this one`);
+      return true;
+    }
     const q = this.inputs[r.shard];
     const bytes = inputRecordBytes(u.bidCount, u.askCount);
     const at = q.reserve(bytes);

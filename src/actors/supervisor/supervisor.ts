@@ -1,26 +1,34 @@
-// The supervisor (main thread): owns the shared memory, starts the actors and the feed, stops them in order.
+// The supervisor (main thread): owns the shared memory, starts the actors and the feeds, stops them in order.
 //
 // Start: database (embedded unless DATABASE_URL) → writer (journal replayed) → stored sequences
-//        → admin API key (first start) → symbol stores → cache actor → front actor (listening,
-//        linked to the cache) → shards → feed.
-// Stop:  feed → shards drain their input → front drains frames → writer commits → writer closes
-//        → front closes sockets → cache closes (write-behind flushed) → database stops.
-// Shared memory lives here, not in the actors, so a restarted actor finds it intact.
+//        → admin API key (first start) → symbol stores (every configured exchange symbol too)
+//        → cache actor → front actor (listening, linked to the cache) → shards → feed actors
+//        (one per exchange entry of FEEDS) → the main thread's feeds (simulator, replay).
+// Stop:  feeds and feed actors → shards drain their inputs → front drains frames → writer
+//        commits → writer closes → front closes sockets → cache closes (write-behind flushed)
+//        → database stops.
+// Shared memory lives here, not in the actors, so a restarted actor finds it intact. Each
+// shard reads one input queue per producer thread (this thread's router, each feed actor that
+// has symbols on it) and sleeps on one doorbell they all ring.
 
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { Config } from '../../config.js';
+import type { Config, FeedEntry } from '../../config.js';
+import { type ExchangeDefinition, exchangeDefinition } from '../../feeds/exchanges.js';
 import { ReplayFeed } from '../../feeds/replay.js';
 import { DEFAULT_SYMBOLS, SimulatorFeed } from '../../feeds/simulator.js';
 import type { Feed } from '../../feeds/types.js';
 import { type Logger, logger } from '../../log.js';
-import { createQueueBuffer } from '../../ring/spsc.js';
+import { Doorbell, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../ring/spsc.js';
+import { nowMs } from '../../stats/latency.js';
+import type { FeedApi, FeedInit, FeedSymbol } from '../feed/messages.js';
+import { writeResyncingRecord } from '../feed/input-records.js';
 import { type Remote, connect, disconnect, serve, within } from '../control.js';
 import type { FrontApi, FrontInit } from '../front/messages.js';
 import type { CacheApi, CacheInit } from '../cache/messages.js';
-import type { ComponentHealth, SupervisorApi, SupervisorStats } from './messages.js';
+import type { ComponentHealth, FeedActorStatus, SupervisorApi, SupervisorStats } from './messages.js';
 import type { SymbolRegistration } from '../registry.js';
-import type { ShardApi, ShardInit } from '../shard/messages.js';
+import type { ShardApi, ShardInit, ShardInput } from '../shard/messages.js';
 import type { WriterApi, WriterInit, WriterLifecycle } from '../writer/messages.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../store/embedded.js';
 import { type DataDirLock, lockDataDir } from '../../store/data-dir-lock.js';
@@ -31,7 +39,7 @@ import { DiskWatch } from '../../stats/disk.js';
 import { REDIS_OWNER, redisConnectionCount, redisConnectionCounter, releaseRedisOwner } from '../../store/redis-connections.js';
 import { type CreatedAdminKey, bootstrapAdminKey } from '../../auth/admin-key.js';
 import { ActorHandle, type Spawned } from './actor-handle.js';
-import { Router } from './router.js';
+import { Router, shardOf } from './router.js';
 
 /** Graceful shutdown waits this long for each stage to drain before moving on. */
 const DRAIN_TIMEOUT_MS = 5000;
@@ -59,10 +67,24 @@ interface Link<Api> {
   cacheLinks?: MessagePort;
 }
 
+/** An exchange entry of FEEDS: its connector, its own input queue on each shard it feeds, its actor. */
+interface FeedActorPlan {
+  entry: FeedEntry;
+  def: ExchangeDefinition;
+  /** Index = shard; null where none of its symbols lives. */
+  inputs: (SharedArrayBuffer | null)[];
+  symbols: FeedSymbol[]; // filled when the symbols are registered
+  handle?: ActorHandle;
+  link: Link<FeedApi>;
+}
+
 export class Supervisor extends EventEmitter implements SupervisorApi {
   readonly log: Logger = logger('supervisor');
   readonly router: Router;
+  /** The router's input queue of each shard (this thread's feeds). */
   private readonly inputs: SharedArrayBuffer[];
+  private readonly doorbells: SharedArrayBuffer[];
+  private readonly feedActors: FeedActorPlan[];
   private readonly frames: SharedArrayBuffer[];
   private readonly rows: SharedArrayBuffer[];
   /** Redis connections open in this node's actors, one counter each: REDIS_MAX_CONNECTIONS is one ceiling. */
@@ -82,7 +104,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly frontLink: Link<FrontApi> = {};
   private cache?: ActorHandle;
   private readonly cacheLink: Link<CacheApi> = {};
-  private feed?: Feed;
+  private feeds: Feed[] = [];
   private readonly startedAt = Date.now();
   private stopping?: Promise<StopReport>;
   private sampler?: NodeJS.Timeout;
@@ -93,9 +115,17 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   constructor(readonly cfg: Config) {
     super();
     this.inputs = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.inputQueueBytes));
+    this.doorbells = Array.from({ length: cfg.shards }, () => createDoorbellBuffer());
+    this.feedActors = (cfg.feeds ?? []).filter((e) => e.kind === 'exchange').map((entry) => {
+      const def = exchangeDefinition(entry.name);
+      if (!def) throw new StartupError(`FEEDS names ${entry.name}, whose connector is not registered`);
+      const inputs: (SharedArrayBuffer | null)[] = Array.from({ length: cfg.shards }, () => null);
+      for (const s of entry.symbols) inputs[shardOf(s.served, cfg.shards)] ??= createQueueBuffer(cfg.inputQueueBytes);
+      return { entry, def, inputs, symbols: [], link: {} };
+    });
     this.frames = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.frameQueueBytes));
     this.rows = cfg.persist ? Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.rowQueueBytes)) : [];
-    this.router = new Router(cfg, this.inputs, logger('router'));
+    this.router = new Router(cfg, this.inputs, this.doorbells, logger('router'));
     this.router.onRegister = (r) => this.announce(r);
     this.disk = new DiskWatch(cfg.dataDir, cfg.diskMinFreeBytes, this.log);
   }
@@ -126,8 +156,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
     // Before the front: its first key poll must find the key the operator is about to be shown.
     this.adminKey = await bootstrapAdminKey(this.cfg, { databaseUrl: this.databaseUrl, databaseUp: this.writerReady?.databaseUp, log: this.log });
-    this.feed = this.createFeed();
-    if (this.feed instanceof SimulatorFeed) for (const s of this.feed.symbols) this.router.register(s);
+    this.feeds = this.createFeeds();
+    for (const f of this.feeds) if (f instanceof SimulatorFeed) for (const s of f.symbols) this.router.register(s);
+    this.registerExchangeSymbols();
     if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
 
     this.cache = this.supervise('cache', 'cache', () => this.prepareCache());
@@ -139,9 +170,11 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       this.shards.push(this.supervise(`shard-${i}`, 'shard', () => this.prepareShard(i)));
     }
     await Promise.all(this.shards.map((s) => s.start()));
-    this.feed.start(this.router);
-    if (this.feed instanceof ReplayFeed) {
-      this.feed.done.catch((e: Error) => this.log.error('replay feed failed', { error: e.message }));
+    for (const p of this.feedActors) p.handle = this.supervise(`feed-${p.entry.name}`, 'feed', () => this.prepareFeed(p));
+    await Promise.all(this.feedActors.map((p) => p.handle!.start()));
+    for (const f of this.feeds) {
+      f.start(this.router);
+      if (f instanceof ReplayFeed) f.done.catch((e: Error) => this.log.error('replay feed failed', { error: e.message }));
     }
     this.sampler = setInterval(() => void this.sampleRates(), RATE_SAMPLE_MS);
     this.sampler.unref();
@@ -168,16 +201,37 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
   }
 
-  private createFeed(): Feed {
+  /** The main thread's feeds: FEEDS' simulator and replay entries, or FEED/SYMBOLS when FEEDS is unset. */
+  private createFeeds(): Feed[] {
     const c = this.cfg;
-    if (c.feed === 'replay') return new ReplayFeed({ path: c.replayFile!, speed: c.replaySpeed, maxLevels: c.depth });
-    return new SimulatorFeed({
-      symbols: [...(c.symbols ?? DEFAULT_SYMBOLS)],
+    const simulator = (symbols: readonly string[]) => new SimulatorFeed({
+      symbols: [...symbols],
       updatesPerSecond: c.simUpdatesPerSecond,
       depth: c.depth,
       seed: c.simSeed ?? Date.now() % 2 ** 31,
       tickIntervalMs: c.simTickMs,
     });
+    const replay = (path: string) => new ReplayFeed({ path, speed: c.replaySpeed, maxLevels: c.depth });
+    if (!c.feeds) return [c.feed === 'replay' ? replay(c.replayFile!) : simulator(c.symbols ?? DEFAULT_SYMBOLS)];
+    return c.feeds.flatMap((e): Feed[] => {
+      if (e.kind === 'simulator') return [simulator(e.symbols.length > 0 ? e.symbols.map((s) => s.native) : DEFAULT_SYMBOLS)];
+      if (e.kind === 'replay') return [replay(e.file!)];
+      return [];
+    });
+  }
+
+  /**
+   * Every configured exchange symbol gets its id, store and shard before any actor starts: the
+   * actors' start-up data lists them, and a subscriber can subscribe before the first book.
+   */
+  private registerExchangeSymbols(): void {
+    for (const p of this.feedActors) {
+      p.symbols = p.entry.symbols.map((s) => {
+        const r = this.router.register(s.served, true);
+        if (!r) throw new StartupError(`FEEDS: ${s.served} could not be registered (MAX_SYMBOLS is ${this.cfg.maxSymbols}): raise MAX_SYMBOLS`);
+        return { native: s.native, served: s.served, id: r.id, shard: r.shard };
+      });
+    }
   }
 
   private supervise(name: string, entry: string, prepare: () => Spawned): ActorHandle {
@@ -198,8 +252,13 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private prepareShard(i: number): Spawned {
     const control = new MessageChannel();
     const registrations = new MessageChannel();
+    const inputs: ShardInput[] = [{ name: 'supervisor', queue: this.inputs[i] }];
+    for (const p of this.feedActors) {
+      const queue = p.inputs[i];
+      if (queue) inputs.push({ name: `feed-${p.entry.name}`, queue, symbols: p.symbols.filter((s) => s.shard === i).map((s) => s.id) });
+    }
     const init: ShardInit = {
-      index: i, config: this.cfg, input: this.inputs[i], frames: this.frames[i], rows: this.rows[i],
+      index: i, config: this.cfg, inputs, doorbell: this.doorbells[i], frames: this.frames[i], rows: this.rows[i],
       control: control.port2, registrations: registrations.port2,
       symbols: this.router.registrations.filter((r) => r.shard === i),
     };
@@ -218,6 +277,41 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
         registrations.port1.close();
       },
     };
+  }
+
+  private prepareFeed(p: FeedActorPlan): Spawned {
+    const control = new MessageChannel();
+    const init: FeedInit = {
+      config: this.cfg, exchange: p.entry.name, module: p.def.module, factory: p.def.factory, options: p.def.options(this.cfg),
+      symbols: p.symbols, inputs: p.inputs, doorbells: this.doorbells, control: control.port2,
+    };
+    return {
+      workerData: init,
+      transferList: [control.port2],
+      onReady: () => {
+        p.link.api = connect<FeedApi>(control.port1);
+      },
+      onGone: () => {
+        if (p.link.api) disconnect(p.link.api);
+        p.link.api = undefined;
+        control.port1.close();
+        // Died (not stopped): its symbols get no book until the next actor's connector is in
+        // sync again, and subscribers must know it now, not at its first resync.
+        if (p.handle && p.handle.state !== 'stopped') this.markResyncing(p, 'feed_restarted');
+      },
+    };
+  }
+
+  /**
+   * Queues a resyncing status for each symbol of a feed actor whose thread is gone. Its queues
+   * have no producer then, so this thread may be theirs until the next actor starts (which
+   * continues from the HEAD committed here): still one producer at a time.
+   */
+  private markResyncing(p: FeedActorPlan, reason: string): void {
+    const producers = p.inputs.map((sab, shard) => (sab ? new QueueProducer(sab, new Doorbell(this.doorbells[shard])) : undefined));
+    let refused = 0;
+    for (const s of p.symbols) if (!writeResyncingRecord(producers[s.shard]!, s.id, reason, nowMs())) refused++;
+    if (refused > 0) this.log.warn(`feed-${p.entry.name}: ${refused} resyncing status(es) not queued (input queue full)`);
   }
 
   private prepareWriter(): Spawned {
@@ -348,17 +442,47 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     );
     const c = this.router.counters;
     const writer = this.writerLink.api ? await within(this.writerLink.api.stats(), STATS_TIMEOUT_MS, undefined) : undefined;
+    const own = this.feeds.reduce<Record<string, number> | undefined>((all, f) => {
+      const o = f.stats?.();
+      return o ? { ...all, ...o } : all;
+    }, undefined);
     return {
       writer,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       feed: {
-        name: this.feed?.name ?? 'none', offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed,
-        own: this.feed?.stats?.(),
+        name: this.feeds.length > 0 ? this.feeds.map((f) => f.name).join('+') : 'none',
+        offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed, own,
       },
-      restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0) + (this.cache?.restarts ?? 0) + (this.writer?.restarts ?? 0),
+      feeds: await this.feedStatuses(),
+      restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0) + (this.cache?.restarts ?? 0) + (this.writer?.restarts ?? 0)
+        + this.feedActors.reduce((n, p) => n + (p.handle?.restarts ?? 0), 0),
       redis: this.cfg.redisUrl ? { connections: redisConnectionCount(this.redisConnections), maxConnections: this.cfg.redisMaxConnections } : undefined,
       shards,
     };
+  }
+
+  private async feedStatuses(): Promise<FeedActorStatus[]> {
+    return Promise.all(this.feedActors.map(async (p) => {
+      const h = p.handle;
+      const status: FeedActorStatus = { exchange: p.entry.name, status: h?.state ?? 'not started', restarts: h?.restarts ?? 0, symbols: p.entry.symbols.map((s) => s.served) };
+      if (!h || h.state !== 'running' || !p.link.api) return status;
+      const stats = await within(p.link.api.stats(), STATS_TIMEOUT_MS, undefined);
+      return stats ? { ...status, stats } : { ...status, status: 'not answering' };
+    }));
+  }
+
+  /** A feed actor's health: degraded while it is not running, a connection is down, or a symbol has been resyncing longer than STALE_AFTER_MS. */
+  private feedHealth(f: FeedActorStatus): ComponentHealth {
+    if (!f.stats) return { status: 'degraded', detail: `feed actor ${f.status}` };
+    const problems: string[] = [];
+    const conns = f.stats.connector.connections;
+    const down = conns.filter((c) => !c.connected).length;
+    if (conns.length === 0) problems.push('not connected yet');
+    else if (down > 0) problems.push(`${down} of ${conns.length} connection(s) down`);
+    const long = Object.entries(f.stats.resyncingForMs).filter(([, ms]) => ms > this.cfg.staleAfterMs).map(([name]) => name);
+    if (long.length > 0) problems.push(`resyncing for over ${this.cfg.staleAfterMs} ms: ${long.join(', ')}`);
+    if (problems.length > 0) return { status: 'degraded', detail: problems.join('; ') };
+    return { status: 'ok', detail: `${f.symbols.length} symbol(s) live over ${conns.length} connection(s)` };
   }
 
   async health(): Promise<Record<string, ComponentHealth>> {
@@ -366,7 +490,11 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     for (const h of this.shards) {
       out[h.name] = h.state === 'running' ? { status: 'ok' } : { status: 'degraded', detail: h.state };
     }
-    out.feed = this.feed ? { status: 'ok', detail: this.feed.name } : { status: 'down' };
+    // Exchange-only FEEDS run no feed on this thread: that is a setting, not a fault.
+    if (this.feeds.length > 0 || !this.cfg.feeds) {
+      out.feed = this.feeds.length > 0 ? { status: 'ok', detail: this.feeds.map((f) => f.name).join('+') } : { status: 'down' };
+    }
+    for (const f of await this.feedStatuses()) out[`feed-${f.exchange}`] = this.feedHealth(f);
     const cache = this.cacheLink.api && (await within(this.cacheLink.api.status(), STATS_TIMEOUT_MS, undefined));
     out.cache = cache ?? { status: 'degraded', detail: `cache actor ${this.cache?.state ?? 'not started'}` };
     if (this.cfg.persist) {
@@ -421,6 +549,13 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     return this.shards[i].kill();
   }
 
+  /** Kills the feed actor of `exchange` as a crash would; it is restarted, its symbols resyncing meanwhile. */
+  killFeed(exchange: string): Promise<void> {
+    const p = this.feedActors.find((x) => x.entry.name === exchange);
+    if (!p?.handle) throw new Error(`no feed actor for ${exchange}`);
+    return p.handle.kill();
+  }
+
   /** Kills the cache actor as a crash would; it is restarted, and the front linked to the new one. */
   killCache(): Promise<void> {
     return this.cache!.kill();
@@ -440,7 +575,12 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const report: StopReport = { accepted: 0, committed: 0, journaled: 0 };
     if (this.sampler) clearInterval(this.sampler);
     this.disk.stop();
-    await this.feed?.stop();
+    await Promise.all([
+      ...this.feeds.map((f) => f.stop()),
+      ...this.feedActors.map((p) => p.handle?.stop(async () => {
+        if (p.link.api) await within(p.link.api.close(), CLOSE_TIMEOUT_MS, undefined);
+      })),
+    ]);
     const grace = DRAIN_TIMEOUT_MS + 1000; // a drained() that never answers: its actor died
     await Promise.all(this.shardLinks.map((l) => l.api && within(l.api.drained(DRAIN_TIMEOUT_MS), grace, false)));
     for (const l of this.shardLinks) report.accepted += (l.api && (await within(l.api.stats(), STATS_TIMEOUT_MS, undefined)))?.accepted ?? 0;

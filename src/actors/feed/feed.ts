@@ -1,0 +1,168 @@
+// Feed actor: runs one exchange connector in its own thread and writes what it hands over into the shards' input queues.
+//
+// The actor is the connector's ConnectorSink. A book becomes one input record in the queue of
+// its symbol's shard — no postMessage per update, no allocation: the record is written from the
+// connector's reusable BookUpdate. Each queue has this actor as its only producer (SPSC) and
+// the shard as its only consumer; a commit rings the shard's doorbell. A full queue refuses
+// the book (counted): the connector's next book carries the whole top-N book again.
+// `resyncing` becomes a KIND_RESYNCING record (the shard publishes the status); the first book
+// after it carries the reset flag (KIND_SNAPSHOT_RESET). Neither may be lost to a full queue:
+// a refused status is retried (and the symbol's books held back until it is queued), a refused
+// reset book hands its flag to the symbol's next book.
+
+import type { Connector, ConnectorSink, Trade } from '../../feeds/connector.js';
+import { writeInputRecord } from '../../feeds/encode-input.js';
+import { KIND_SNAPSHOT, type BookUpdate } from '../../feeds/types.js';
+import { type Logger, logger } from '../../log.js';
+import { IN_KIND, KIND_SNAPSHOT_RESET, inputRecordBytes } from '../../ring/layout.js';
+import { Doorbell, QueueProducer } from '../../ring/spsc.js';
+import { nowMs } from '../../stats/latency.js';
+import { writeResyncingRecord } from './input-records.js';
+import type { FeedActorStats, FeedApi, FeedInit } from './messages.js';
+
+/** A status refused by a full queue is tried again this often until it is queued. */
+const RETRY_MS = 10;
+
+class SinkSymbol {
+  /** When the connector said it is resyncing (0: live). */
+  resyncingSince = 0;
+  /** A resyncing status not queued yet (the queue was full): nothing of this symbol goes before it. */
+  pendingReason: string | undefined;
+  /** A reset book was refused: the next book queued carries its flag. */
+  pendingReset = false;
+
+  constructor(readonly id: number, readonly name: string, readonly queue: QueueProducer) {}
+}
+
+export class FeedActor implements ConnectorSink, FeedApi {
+  private readonly byName = new Map<string, SinkSymbol>();
+  private readonly log: Logger;
+  private books = 0;
+  private resets = 0;
+  private queueFullDrops = 0;
+  private resyncs = 0;
+  private trades = 0;
+  private unknownSymbols = 0;
+  private readonly malformedCounts = new Map<string, number>();
+  private retry?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly init: FeedInit, private readonly connector: Connector) {
+    this.log = logger(`feed-${init.exchange}`);
+    const queues = init.inputs.map((sab, shard) => (sab ? new QueueProducer(sab, new Doorbell(init.doorbells[shard])) : undefined));
+    for (const s of init.symbols) {
+      const q = queues[s.shard];
+      if (!q) throw new Error(`feed-${init.exchange}: no input queue for shard ${s.shard} (symbol ${s.served})`);
+      this.byName.set(s.served, new SinkSymbol(s.id, s.served, q));
+    }
+  }
+
+  start(): void {
+    this.connector.start(this);
+  }
+
+  // ── ConnectorSink: the connector's thread, per exchange message ──────────────
+
+  book(update: BookUpdate, reset: boolean, _sourceSeq: number): boolean {
+    const s = this.byName.get(update.symbol);
+    if (s === undefined) {
+      this.unknownSymbols++;
+      return true; // nowhere to go: taken, so the connector does not retry it
+    }
+    if (s.pendingReason !== undefined && !this.queueResyncing(s, s.pendingReason)) {
+      if (reset) s.pendingReset = true;
+      this.queueFullDrops++;
+      return false;
+    }
+    const q = s.queue;
+    const bytes = inputRecordBytes(update.bidCount, update.askCount);
+    const at = q.reserve(bytes);
+    if (at < 0) {
+      if (reset) s.pendingReset = true;
+      this.queueFullDrops++;
+      return false;
+    }
+    writeInputRecord(update, s.id, nowMs(), q.f64, q.u32, at >> 3);
+    if ((reset || s.pendingReset) && update.kind === KIND_SNAPSHOT) {
+      q.u32[(at >> 2) + IN_KIND] = KIND_SNAPSHOT_RESET;
+      s.pendingReset = false;
+      this.resets++;
+    }
+    q.commit(bytes, s.id);
+    s.resyncingSince = 0;
+    this.books++;
+    return true;
+  }
+
+  trade(_t: Trade): boolean {
+    // Counted and dropped: trades get a channel of their own (sequenced per symbol) separately;
+    // until then nothing downstream takes them.
+    this.trades++;
+    return true;
+  }
+
+  resyncing(symbol: string, reason: string): void {
+    const s = this.byName.get(symbol);
+    if (s === undefined) {
+      this.unknownSymbols++;
+      return;
+    }
+    if (s.resyncingSince === 0) s.resyncingSince = Date.now();
+    if (!this.queueResyncing(s, reason)) this.scheduleRetry();
+  }
+
+  malformed(kind: string, detail: string): void {
+    const n = (this.malformedCounts.get(kind) ?? 0) + 1;
+    this.malformedCounts.set(kind, n);
+    if (n === 1) this.log.warn(`malformed ${kind} message (logged once per kind, counted in /stats)`, { detail: detail.slice(0, 300) });
+  }
+
+  /** Queues the status; on a full queue keeps it pending (the latest reason wins) and says false. */
+  private queueResyncing(s: SinkSymbol, reason: string): boolean {
+    if (!writeResyncingRecord(s.queue, s.id, reason, nowMs())) {
+      s.pendingReason = reason;
+      return false;
+    }
+    s.pendingReason = undefined;
+    this.resyncs++;
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      let left = false;
+      for (const s of this.byName.values()) {
+        if (s.pendingReason !== undefined && !this.queueResyncing(s, s.pendingReason)) left = true;
+      }
+      if (left) this.scheduleRetry();
+    }, RETRY_MS);
+  }
+
+  // ── control API ──────────────────────────────────────────────────────────────
+
+  stats(): FeedActorStats {
+    const now = Date.now();
+    const resyncingForMs: Record<string, number> = {};
+    for (const s of this.byName.values()) if (s.resyncingSince > 0) resyncingForMs[s.name] = now - s.resyncingSince;
+    return {
+      exchange: this.init.exchange,
+      connector: this.connector.stats(),
+      books: this.books,
+      resets: this.resets,
+      queueFullDrops: this.queueFullDrops,
+      resyncing: this.resyncs,
+      trades: this.trades,
+      unknownSymbols: this.unknownSymbols,
+      malformed: Object.fromEntries(this.malformedCounts),
+      resyncingForMs,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    await this.connector.stop();
+  }
+}

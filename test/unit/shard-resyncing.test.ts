@@ -1,0 +1,147 @@
+// A shard fed through two inputs, driven record by record on real shared memory: resyncing
+// records become status frames (seq 0) and hold deltas back, a reset book is a snapshot whose
+// frame (and every re-encoding of its seq) says "reset":true, and a symbol arriving through the
+// wrong input is refused.
+import { MessageChannel } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { writeResyncingRecord } from '../../src/actors/feed/input-records.js';
+import type { ShardInit } from '../../src/actors/shard/messages.js';
+import { ShardActor } from '../../src/actors/shard/shard.js';
+import { loadConfig } from '../../src/config.js';
+import { writeInputRecord } from '../../src/feeds/encode-input.js';
+import { KIND_DELTA, KIND_SNAPSHOT, createBookUpdate } from '../../src/feeds/types.js';
+import { TYPE_SNAPSHOT, encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../src/protocol/encode.js';
+import {
+  FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE, IN_KIND,
+  KIND_SNAPSHOT_RESET, R_FLAGS, RAW_RESET, SEQ_NONE, inputRecordBytes,
+} from '../../src/ring/layout.js';
+import { QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
+import { SymbolStore, createStoreBuffer } from '../../src/ring/symbol-store.js';
+
+const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, depth: 5, logLevel: 'error', persist: false });
+const geometry = { depth: cfg.depth, rawCapacity: cfg.rawCapacity, historyCapacity: cfg.historyCapacity };
+const decoder = new TextDecoder();
+
+function rig() {
+  const inputs = [createQueueBuffer(1 << 16), createQueueBuffer(1 << 16)];
+  const frames = createQueueBuffer(1 << 20);
+  const store = createStoreBuffer(geometry);
+  const reg = { id: 0, name: 'KRAKEN.BTC-USD', shard: 0, store, registeredAtMs: Date.now() };
+  const c = new MessageChannel();
+  const r = new MessageChannel();
+  const init: ShardInit = {
+    index: 0, config: cfg, doorbell: createDoorbellBuffer(), frames, control: c.port2, registrations: r.port2, symbols: [reg],
+    inputs: [{ name: 'supervisor', queue: inputs[0] }, { name: 'feed-kraken', queue: inputs[1], symbols: [0] }],
+  };
+  const shard = new ShardActor(init);
+  const producers = inputs.map((q) => new QueueProducer(q));
+  const u = createBookUpdate(5);
+  const book = (input: number, kind: number, bid: number, ask: number) => {
+    u.kind = kind === KIND_SNAPSHOT_RESET ? KIND_SNAPSHOT : kind;
+    u.bidCount = 1;
+    u.askCount = 1;
+    u.bidPx[0] = bid;
+    u.bidSz[0] = 1;
+    u.askPx[0] = ask;
+    u.askSz[0] = 2;
+    const p = producers[input];
+    const n = inputRecordBytes(1, 1);
+    const at = p.reserve(n);
+    writeInputRecord(u, 0, Date.now(), p.f64, p.u32, at >> 3);
+    if (kind === KIND_SNAPSHOT_RESET) p.u32[(at >> 2) + IN_KIND] = KIND_SNAPSHOT_RESET;
+    p.commit(n, 0);
+  };
+  /** Handles every queued record, as the run loop does. */
+  const drain = () => {
+    const inner = shard as unknown as { inputs: QueueConsumer[]; handle(q: QueueConsumer, at: number, input: number): boolean };
+    inner.inputs.forEach((q, k) => {
+      for (let at = q.peek(); at >= 0; at = q.peek()) {
+        expect(inner.handle(q, at, k)).toBe(true);
+        q.release();
+      }
+    });
+  };
+  const out = new QueueConsumer(frames);
+  /** The frames queued since the last call: [seq, kind, parsed JSON, feedTs]. */
+  const taken = () => {
+    const list: { seq: number; kind: number; json: Record<string, unknown>; feedTs: number }[] = [];
+    for (let at = out.peek(); at >= 0; at = out.peek()) {
+      const text = decoder.decode(out.bytes.subarray(at + FR_JSON_OFFSET, at + FR_JSON_OFFSET + out.u32[(at >> 2) + FR_JSON_LENGTH]));
+      list.push({ seq: out.f64[(at >> 3) + FR_SEQ], kind: out.u32[(at >> 2) + FR_KIND], json: JSON.parse(text) as Record<string, unknown>, feedTs: out.f64[(at >> 3) + FR_FEED_TS] });
+      out.release();
+    }
+    return list;
+  };
+  return { shard, book, drain, taken, producers, store: new SymbolStore(store, geometry) };
+}
+
+describe('shard: resyncing and reset', () => {
+  it('turns a resyncing record into a status frame with seq 0, and the next reset book into seq + 1 with "reset":true', () => {
+    const t = rig();
+    t.book(1, KIND_SNAPSHOT, 100, 101);
+    t.drain();
+    expect(t.taken().map((f) => [f.seq, f.kind, f.json.reset])).toEqual([[1, FRAME_UPDATE, undefined]]);
+
+    const before = Date.now();
+    expect(writeResyncingRecord(t.producers[1], 0, 'checksum mismatch!', before)).toBe(true);
+    t.drain();
+    const [status] = t.taken();
+    expect(status.seq).toBe(SEQ_NONE);
+    expect(status.kind).toBe(FRAME_STATUS);
+    expect(status.feedTs).toBe(before);
+    expect(status.json).toEqual({ type: 'status', symbol: 'KRAKEN.BTC-USD', status: 'resyncing', since: new Date(before).toISOString(), reason: 'checksum_mismatch_' });
+    expect(t.shard.stats()).toMatchObject({ resyncs: 1, resyncingSymbols: 1, accepted: 1 });
+
+    // A delta while resyncing waits for a snapshot, as after a lost book.
+    t.book(1, KIND_DELTA, 100.5, 101);
+    t.drain();
+    expect(t.taken()).toEqual([]);
+    expect(t.shard.stats().rejected.no_snapshot).toBe(1);
+
+    t.book(1, KIND_SNAPSHOT_RESET, 99, 100);
+    t.drain();
+    const [reset] = t.taken();
+    expect(reset.seq).toBe(2); // the sequence goes on: no gap for subscribers
+    expect(reset.json).toMatchObject({ type: 'orderbook_update', seq: 2, reset: true, data: { best_bid: 99, best_ask: 100 } });
+    expect(t.shard.stats()).toMatchObject({ resets: 1, resyncingSymbols: 0, accepted: 2 });
+
+    // The flag lives in the raw record: a snapshot or resume of seq 2 says it too.
+    const rec = new Float64Array(t.store.rawFields);
+    const epoch = reset.json.epoch as number;
+    expect(t.store.readRaw(2, epoch, rec, 0)).toBe(true);
+    expect(rec[R_FLAGS]).toBe(RAW_RESET);
+    const sym = symbolJsonBytes('KRAKEN.BTC-USD');
+    const buf = new Uint8Array(maxRecordFrameBytes(cfg.depth, sym.length));
+    expect(JSON.parse(decoder.decode(buf.subarray(0, encodeRecord(buf, 0, TYPE_SNAPSHOT, sym, rec, 0, cfg.depth))))).toMatchObject({ seq: 2, reset: true });
+
+    t.book(1, KIND_SNAPSHOT, 99.5, 100);
+    t.drain();
+    expect(t.taken().map((f) => [f.seq, f.json.reset])).toEqual([[3, undefined]]);
+  });
+
+  it('clears the flag when the ring slot of a reset book is reused', () => {
+    const t = rig();
+    t.book(1, KIND_SNAPSHOT_RESET, 100, 101);
+    for (let i = 0; i < cfg.rawCapacity; i++) {
+      t.book(1, KIND_SNAPSHOT, 100, 101 + (i % 2));
+      t.drain(); // one record at a time keeps the input queue small
+    }
+    const frames = t.taken();
+    expect(frames[0].json.reset).toBe(true);
+    const reused = frames[frames.length - 1];
+    expect(reused.seq).toBe(cfg.rawCapacity + 1); // the slot of seq 1
+    expect(reused.json.reset).toBeUndefined();
+  });
+
+  it('refuses a symbol that arrives through an input that does not feed it', () => {
+    const t = rig();
+    t.book(0, KIND_SNAPSHOT, 100, 101); // through the supervisor's queue: not this symbol's
+    t.drain();
+    expect(t.taken()).toEqual([]);
+    expect(t.shard.stats().rejected.wrong_input).toBe(1);
+    t.book(1, KIND_SNAPSHOT, 100, 101);
+    t.drain();
+    expect(t.taken().map((f) => f.seq)).toEqual([1]);
+    expect(t.shard.stats().inputQueues.map((q) => q.name)).toEqual(['supervisor', 'feed-kraken']);
+  });
+});
