@@ -72,6 +72,8 @@ interface Subscription {
   history?: HistoryResult;
   /** The symbol had no valid book when the client subscribed: its first snapshot is still owed. */
   awaitingFirst: boolean;
+  /** Taken off the topic (conflated) while the symbol was stale or resyncing: it may have missed the `live` that ended it. */
+  detachedInStatus: boolean;
   /** Pending: the history resolution asked for. */
   resolutionMs: number;
 }
@@ -239,7 +241,7 @@ export class Sessions {
     }
     const sub: Subscription = {
       ws, sym, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay: this.d.cfg.rawCapacity, resyncReason: 'resume_unavailable',
-      awaitingFirst: false, resolutionMs: 0,
+      awaitingFirst: false, detachedInStatus: false, resolutionMs: 0,
     };
     session.subs.set(sym.id, sub);
     this.subscriptions++;
@@ -353,8 +355,11 @@ export class Sessions {
     }
     this.waiting.delete(sub);
     // The topic carries status changes from now on; the current one (stale, resyncing), if not
-    // live, is owed now: the very frame the topic carried, reason included.
+    // live, is owed now: the very frame the topic carried, reason included. A client taken off
+    // the topic during a status gets `live` if it ended meanwhile.
     if (sym.statusFrame) this.sendStatus(ws, sym.statusFrame);
+    else if (sub.detachedInStatus) this.sendText(ws, statusFrame(sym.name, 'live', sym.statusSince));
+    sub.detachedInStatus = false;
     ws.subscribe(sym.topic);
     sub.state = LIVE;
   }
@@ -448,6 +453,8 @@ export class Sessions {
       sub.deliveredSeq = -1;
       sub.maxReplay = 0; // conflate: the latest state, not the backlog
       sub.resyncReason = 'slow_consumer';
+      // Set already when its status frame is still inside uWS, undelivered: then too it is owed.
+      sub.detachedInStatus = sub.sym.status !== 'live';
       this.d.counters.conflations++;
       this.wait(sub);
     }

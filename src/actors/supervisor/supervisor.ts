@@ -418,6 +418,16 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     this.shardLinks[r.shard]?.registrations?.postMessage(r);
   }
 
+  /** What feeds run, for the start-up log line: `simulator, 20 symbols x 100/s`, `replay of …`, `binance (2 symbols)`, `;`-separated. */
+  describeFeeds(): string {
+    const c = this.cfg;
+    const main = this.feeds.map((f) => (f instanceof ReplayFeed
+      ? `replay of ${(c.feeds?.find((e) => e.kind === 'replay')?.file ?? c.replayFile)} at ${c.replaySpeed}x`
+      : `simulator, ${(f as SimulatorFeed).symbols.length} symbols x ${c.simUpdatesPerSecond}/s`));
+    const exchanges = this.feedActors.map((p) => `${p.entry.name} (${p.entry.symbols.length} symbol${p.entry.symbols.length === 1 ? '' : 's'})`);
+    return [...main, ...exchanges].join('; ');
+  }
+
   /**
    * The admin API key this start created (none existed), once: the caller prints it and the
    * supervisor forgets it, so nothing later (stats, a debugger, a heap dump) finds it here.
