@@ -68,10 +68,7 @@ async function main(): Promise<void> {
     log.error(e instanceof TickplantError ? e.message : e instanceof Error ? `start-up failed: ${e.stack ?? e.message}` : `start-up failed: ${String(e)}`);
     process.exit(1);
   }
-  const feed = cfg.feed === 'simulator'
-    ? `simulator, ${sup.router.registrations.length} symbols x ${cfg.simUpdatesPerSecond}/s`
-    : `replay of ${cfg.replayFile} at ${cfg.replaySpeed}x`;
-  log.info(`tickplant listening on http://${cfg.host}:${sup.port} (ws: /ws) — ${cfg.shards} shard(s), feed: ${feed}`);
+  log.info(`tickplant listening on http://${cfg.host}:${sup.port} (ws: /ws) — ${cfg.shards} shard(s), feed: ${sup.describeFeeds()}`);
   if (!cfg.redisUrl) log.info('REDIS_URL not set: Redis tier off (memory only)');
   // Straight to stdout, never the logger: log lines are kept and shipped, the key must not be.
   const admin = sup.takeAdminKey();

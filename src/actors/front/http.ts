@@ -44,7 +44,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/', description: 'this index of every route', access: 'read' },
   { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component', access: 'public' },
   { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency (the details with an admin credential)', access: 'read' },
-  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, no_data)', access: 'read' },
+  { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, resyncing, no_data)', access: 'read' },
   { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles', access: 'read' },
   { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)', access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
@@ -83,7 +83,7 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
       return json(200, {
         symbols: d.symbols().map((s) => ({
           symbol: s.name, shard: s.shard, epoch: s.epoch, seq: s.lastSeq, stale: s.stale,
-          status: s.lastSeq === 0 ? 'no_data' : s.stale ? 'stale' : 'live',
+          status: s.lastSeq === 0 && s.status === 'live' ? 'no_data' : s.status,
         })),
       });
     case '/stats':
