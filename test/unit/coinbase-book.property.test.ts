@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConnectorSink, Trade } from '../../src/feeds/connector.js';
-import { CoinbaseSync, RESUBSCRIBE_BOOKS, RESUBSCRIBE_TRADES, TradeWindow } from '../../src/feeds/coinbase/sync.js';
+import { CoinbaseSync, RESUBSCRIBE_BOOKS, RESUBSCRIBE_TRADES } from '../../src/feeds/coinbase/sync.js';
+import { TradeWindow } from '../../src/feeds/trade-window.js';
 import { createBookUpdate, type BookUpdate } from '../../src/feeds/types.js';
 
 type Level = [number, number];

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KrakenBook, type BookStep } from '../../src/feeds/kraken/book-state.js';
 import type { WireLevel } from '../../src/feeds/kraken/messages.js';
-import { TradeWindow } from '../../src/feeds/kraken/trade-window.js';
+import { TradeWindow } from '../../src/feeds/trade-window.js';
 import { createBookUpdate } from '../../src/feeds/types.js';
 import { DepthView, TrueBook, type IntLevel, type Op, type PairSpec } from '../helpers/exchanges/kraken-server.js';
 

@@ -12,6 +12,7 @@
 // After a snapshot, and after every message whose updates change a live symbol's top `depth`, the
 // top N go to the sink as one KIND_SNAPSHOT BookUpdate stamped with the message's sequence_num.
 
+import { TradeWindow } from '../trade-window.js';
 import type { ConnectorSink, Trade } from '../connector.js';
 import { ExchangeBook } from '../exchange-book.js';
 import { KIND_SNAPSHOT, type BookUpdate } from '../types.js';
@@ -42,31 +43,10 @@ export interface SymbolCounters {
   trades: number;
 }
 
-/** The last `capacity` trade ids of one symbol: a re-subscription's snapshot repeats recent trades. */
-export class TradeWindow {
-  private readonly ring: string[];
-  private readonly ids = new Set<string>();
-  private head = 0;
-
-  constructor(private readonly capacity: number) {
-    this.ring = new Array<string>(capacity).fill('');
-  }
-
-  /** true when `id` was not seen (it is remembered now, forgetting the oldest). */
-  add(id: string): boolean {
-    if (this.ids.has(id)) return false;
-    if (this.ids.size === this.capacity) this.ids.delete(this.ring[this.head]);
-    this.ring[this.head] = id;
-    this.head = (this.head + 1) % this.capacity;
-    this.ids.add(id);
-    return true;
-  }
-}
-
 class ProductState {
   readonly served: string;
   readonly book = new ExchangeBook();
-  readonly seen: TradeWindow;
+  readonly seen: TradeWindow<string>;
   readonly counters: SymbolCounters = { resyncs: {}, snapshotRequests: 0, books: 0, trades: 0 };
   live = false;
   /** The next hand-over is the first after a (re)sync. */

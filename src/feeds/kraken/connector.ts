@@ -17,7 +17,7 @@ import type { Connector, ConnectorOptions, ConnectorSink, ConnectorStats } from 
 import { createBookUpdate, KIND_SNAPSHOT, type BookUpdate } from '../types.js';
 import { KrakenBook } from './book-state.js';
 import * as wire from './messages.js';
-import { TradeWindow } from './trade-window.js';
+import { TradeWindow } from '../trade-window.js';
 
 export interface KrakenConnectorOptions extends ConnectorOptions {
   /** Silence after which an application ping is sent, ms (Kraken sends a heartbeat about every second while subscribed). Default 5000. */
@@ -39,7 +39,7 @@ interface Pair {
   pair: string;
   served: string;
   book: KrakenBook;
-  seen: TradeWindow;
+  seen: TradeWindow<number>;
   /** A book subscription was sent on the current connection. */
   bookSubscribed: boolean;
   resubscribe: Backoff;
