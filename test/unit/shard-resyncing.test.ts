@@ -119,6 +119,21 @@ describe('shard: resyncing and reset', () => {
     expect(t.taken().map((f) => [f.seq, f.json.reset])).toEqual([[3, undefined]]);
   });
 
+  it('carries the reset to the book that ends the resync when the marked one is refused', () => {
+    const t = rig();
+    t.book(1, KIND_SNAPSHOT, 100, 101);
+    t.drain();
+    t.taken();
+    t.book(1, KIND_SNAPSHOT_RESET, 101, 100); // crossed: refused
+    t.drain();
+    expect(t.taken()).toEqual([]);
+    expect(t.shard.stats().rejected.crossed).toBe(1);
+    t.book(1, KIND_SNAPSHOT, 99, 100);
+    t.book(1, KIND_SNAPSHOT, 99.5, 100);
+    t.drain();
+    expect(t.taken().map((f) => [f.seq, f.json.reset])).toEqual([[2, true], [3, undefined]]);
+  });
+
   it('clears the flag when the ring slot of a reset book is reused', () => {
     const t = rig();
     t.book(1, KIND_SNAPSHOT_RESET, 100, 101);

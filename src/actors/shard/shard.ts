@@ -68,6 +68,11 @@ class OwnedSymbol {
   needsSnapshot = false;
   /** A resyncing record came and no book since. */
   resyncing = false;
+  /**
+   * The next accepted book must say `reset`: a resync began, or a reset book was refused (crossed,
+   * empty): whichever book ends the resync carries the flag, not only the one the feed marked.
+   */
+  resetOwed = false;
   readonly symbolJson: Uint8Array;
   readonly maxFrameBytes: number;
   readonly maxStatusBytes: number;
@@ -238,7 +243,7 @@ export class ShardActor implements ShardApi {
     let flags = 0;
     if (kind === KIND_SNAPSHOT_RESET) {
       kind = KIND_SNAPSHOT;
-      flags = RAW_RESET;
+      s.resetOwed = true;
     }
     const bids = q.u32[w + IN_BID_COUNT];
     const asks = q.u32[w + IN_ASK_COUNT];
@@ -258,6 +263,8 @@ export class ShardActor implements ShardApi {
         s.book = next;
         s.needsSnapshot = false;
         s.resyncing = false;
+        if (s.resetOwed) flags = RAW_RESET;
+        s.resetOwed = false;
       }
     }
     if (reject !== 0) {
@@ -345,6 +352,7 @@ export class ShardActor implements ShardApi {
     const b = at >> 3;
     this.resyncs++;
     s.resyncing = true;
+    s.resetOwed = true;
     s.needsSnapshot = true;
     const fq = this.frames;
     const fa = fq.reserve(s.maxStatusBytes);
