@@ -3,8 +3,10 @@
 // The actor is the connector's ConnectorSink. A book becomes one input record in the queue of
 // its symbol's shard — no postMessage per update, no allocation: the record is written from the
 // connector's reusable BookUpdate. Each queue has this actor as its only producer (SPSC) and
-// the shard as its only consumer; a commit rings the shard's doorbell. A full queue refuses
-// the book (counted): the connector's next book carries the whole top-N book again.
+// the shard as its only consumer; a commit rings the shard's doorbell. A book a full queue
+// refuses is kept (one per symbol, copied into a buffer of the symbol's own) and queued by the
+// retry timer unless a newer one goes first: a quiet symbol's last book must reach the shard,
+// even when no exchange message follows to carry the whole top-N again.
 // `resyncing` becomes a KIND_RESYNCING record (the shard publishes the status); the first book
 // after it carries the reset flag (KIND_SNAPSHOT_RESET). Neither may be lost to a full queue:
 // a refused status is retried (and the symbol's books held back until it is queued), a refused
@@ -12,7 +14,7 @@
 
 import type { Connector, ConnectorSink, Trade } from '../../feeds/connector.js';
 import { writeInputRecord } from '../../feeds/encode-input.js';
-import { KIND_SNAPSHOT, type BookUpdate } from '../../feeds/types.js';
+import { KIND_SNAPSHOT, type BookUpdate, createBookUpdate } from '../../feeds/types.js';
 import { type Logger, logger } from '../../log.js';
 import { IN_KIND, KIND_SNAPSHOT_RESET, inputRecordBytes } from '../../ring/layout.js';
 import { Doorbell, QueueProducer } from '../../ring/spsc.js';
@@ -20,7 +22,7 @@ import { nowMs } from '../../stats/latency.js';
 import { writeResyncingRecord } from './input-records.js';
 import type { FeedActorStats, FeedApi, FeedInit } from './messages.js';
 
-/** A status refused by a full queue is tried again this often until it is queued. */
+/** A status or book refused by a full queue is tried again this often until it is queued. */
 const RETRY_MS = 10;
 
 class SinkSymbol {
@@ -30,6 +32,9 @@ class SinkSymbol {
   pendingReason: string | undefined;
   /** A reset book was refused: the next book queued carries its flag. */
   pendingReset = false;
+  /** The last book a full queue refused, waiting for the retry (allocated at the first refusal). */
+  held: BookUpdate | undefined;
+  holding = false;
 
   constructor(readonly id: number, readonly name: string, readonly queue: QueueProducer) {}
 }
@@ -69,6 +74,17 @@ export class FeedActor implements ConnectorSink, FeedApi {
       this.unknownSymbols++;
       return true; // nowhere to go: taken, so the connector does not retry it
     }
+    if (this.offer(s, update, reset)) {
+      s.holding = false; // a newer book went first
+      return true;
+    }
+    this.hold(s, update);
+    this.scheduleRetry();
+    return true; // taken: it is queued by the retry, or replaced by a newer one
+  }
+
+  /** Queues the book (after a pending status); false when the queue is full. */
+  private offer(s: SinkSymbol, update: BookUpdate, reset: boolean): boolean {
     if (s.pendingReason !== undefined && !this.queueResyncing(s, s.pendingReason)) {
       if (reset) s.pendingReset = true;
       this.queueFullDrops++;
@@ -94,6 +110,20 @@ export class FeedActor implements ConnectorSink, FeedApi {
     return true;
   }
 
+  private hold(s: SinkSymbol, u: BookUpdate): void {
+    const h = (s.held ??= createBookUpdate(u.bidPx.length));
+    h.symbol = u.symbol;
+    h.kind = u.kind;
+    h.exchangeTs = u.exchangeTs;
+    h.bidCount = u.bidCount;
+    h.askCount = u.askCount;
+    h.bidPx.set(u.bidPx.subarray(0, u.bidCount));
+    h.bidSz.set(u.bidSz.subarray(0, u.bidCount));
+    h.askPx.set(u.askPx.subarray(0, u.askCount));
+    h.askSz.set(u.askSz.subarray(0, u.askCount));
+    s.holding = true;
+  }
+
   trade(_t: Trade): boolean {
     // Counted and dropped: trades get a channel of their own (sequenced per symbol) separately;
     // until then nothing downstream takes them.
@@ -108,6 +138,7 @@ export class FeedActor implements ConnectorSink, FeedApi {
       return;
     }
     if (s.resyncingSince === 0) s.resyncingSince = Date.now();
+    s.holding = false; // a book from before the resync must never end it
     if (!this.queueResyncing(s, reason)) this.scheduleRetry();
   }
 
@@ -135,6 +166,10 @@ export class FeedActor implements ConnectorSink, FeedApi {
       let left = false;
       for (const s of this.byName.values()) {
         if (s.pendingReason !== undefined && !this.queueResyncing(s, s.pendingReason)) left = true;
+        else if (s.holding) {
+          if (this.offer(s, s.held!, false)) s.holding = false;
+          else left = true;
+        }
       }
       if (left) this.scheduleRetry();
     }, RETRY_MS);
