@@ -185,14 +185,21 @@ describe('Binance connector against a local Binance', () => {
 
   it('a snapshot older than the first buffered diff is never applied: another is fetched', async () => {
     const { ex, c, rec } = await setup(['BTCUSDT'], {}, {});
+    await waitFor('live', () => rec.books('BINANCE.BTCUSDT').length >= 3);
+    // A gap makes the connector re-sync while diffs are buffered: the next snapshot served is stale.
     ex.staleNextSnapshot('BTCUSDT');
-    await waitFor('live', () => rec.books('BINANCE.BTCUSDT').length >= 10);
+    const before = rec.books('BINANCE.BTCUSDT').length;
+    ex.dropNextDiff('BTCUSDT');
+    await throughResync(rec, 'BINANCE.BTCUSDT', 'gap');
+    await waitFor('live again', () => rec.books('BINANCE.BTCUSDT').length >= before + 10);
     const reqs = ex.snapshotRequests.filter((r) => r.symbol === 'BTCUSDT');
-    expect(reqs[0].stale).toBe(true);
-    expect(reqs.length).toBeGreaterThanOrEqual(2);
+    const stale = reqs.findIndex((r) => r.stale);
+    expect(stale).toBeGreaterThan(0);
+    expect(reqs.length).toBeGreaterThan(stale + 1);
     expect(c.stats().symbols['BINANCE.BTCUSDT'].snapshotRequests).toBe(reqs.length);
-    // The first book is the later snapshot's (or an event on it), never the stale one's.
-    expect(rec.books('BINANCE.BTCUSDT')[0].seq).toBeGreaterThanOrEqual(reqs[1].lastUpdateId!);
+    // The first book after the resync is the later snapshot's (or an event on it), never the stale one's.
+    const resumed = rec.books('BINANCE.BTCUSDT').find((b, i) => i >= before && b.reset);
+    expect(resumed!.seq).toBeGreaterThanOrEqual(reqs[stale + 1].lastUpdateId!);
     expect(rec.wrong).toEqual([]);
     rec.checkSequence('BINANCE.BTCUSDT');
   });

@@ -260,6 +260,7 @@ export class BinanceConnector implements Connector {
       c.opened = true;
       c.lastActivity = Date.now();
       this.o.log.info('binance: connected', { conn: c.id, streams: g.syms.length * 2 });
+      for (const m of c.machines.values()) m.start();
       c.rotateTimer = setTimeout(() => {
         c.rotateDue = true;
         this.rotate(g, 'age');

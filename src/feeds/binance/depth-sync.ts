@@ -88,6 +88,17 @@ export class DepthSync {
     return this.snapshotPending;
   }
 
+  /**
+   * The connection is open: ask for a snapshot now rather than at the first diff, so a symbol whose
+   * book does not change still gets its book. An empty buffer when it comes is fine: the first
+   * diff after must then span lastUpdateId+1, or the symbol re-syncs.
+   */
+  start(): void {
+    if (this.stateNow !== 'waiting') return;
+    this.stateNow = 'syncing';
+    this.askSnapshot();
+  }
+
   onDiff(ev: DepthEvent): void {
     if (this.stateNow === 'live') {
       this.applyLive(ev);
