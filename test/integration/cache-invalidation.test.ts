@@ -51,7 +51,13 @@ describe('invalidation', () => {
   it('a write on one node drops the other node\'s stale copy; it reads the new value from Redis', async () => {
     const [a, b] = [await node(), await node()];
     await a.set('other', { id: 'w' }, { v: 1 });
-    await b.get('other', { id: 'w' });
+    // That write announces an invalidation too, which may reach b after b read v1 and drop it:
+    // read until b holds v1 past the announcement.
+    for (let i = 0; i < 50; i++) {
+      await b.get('other', { id: 'w' });
+      await sleep(20);
+      if (b.peek('other', { id: 'w' }) !== undefined) break;
+    }
     expect(b.peek('other', { id: 'w' })).toEqual({ v: 1 });
     await a.set('other', { id: 'w' }, { v: 2 });
     await until('node b to drop its copy', () => b.peek('other', { id: 'w' }) === undefined);
