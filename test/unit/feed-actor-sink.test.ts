@@ -9,11 +9,11 @@ import { QueueConsumer, createDoorbellBuffer, createQueueBuffer } from '../../sr
 
 const QUEUE_BYTES = 1 << 16;
 
-function rig() {
+function rig(owedResyncing: number[] = []) {
   const input = createQueueBuffer(QUEUE_BYTES);
   const init = {
     exchange: 'test', symbols: [{ native: 'A', served: 'TEST.A', id: 7, shard: 0 }],
-    inputs: [input], doorbells: [createDoorbellBuffer()],
+    inputs: [input], doorbells: [createDoorbellBuffer()], owedResyncing,
   } as unknown as FeedInit;
   const connector = { start: () => undefined, stop: async () => undefined, stats: () => ({}) } as unknown as Connector;
   const actor = new FeedActor(init, connector);
@@ -69,6 +69,14 @@ describe('FeedActor sink', () => {
     actor.resyncing('TEST.A', 'gap');
     await settle();
     expect(drain().map(([kind]) => kind)).toEqual([KIND_RESYNCING]);
+    await actor.close();
+  });
+
+  it('queues, before anything else, the restart statuses its predecessor\'s death could not', async () => {
+    const { actor, book, drain } = rig([7]);
+    actor.start();
+    book(1000);
+    expect(drain().map(([kind]) => kind)).toEqual([KIND_RESYNCING, KIND_SNAPSHOT]);
     await actor.close();
   });
 });

@@ -63,6 +63,8 @@ export class FeedActor implements ConnectorSink, FeedApi {
   }
 
   start(): void {
+    const owed = new Set(this.init.owedResyncing ?? []);
+    for (const s of this.byName.values()) if (owed.has(s.id)) this.resyncing(s.name, 'feed_restarted');
     this.connector.start(this);
   }
 

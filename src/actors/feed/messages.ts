@@ -27,6 +27,8 @@ export interface FeedInit {
   /** Each shard's doorbell (index = shard), rung after a commit. */
   doorbells: SharedArrayBuffer[];
   control: MessagePort; // comlink: FeedApi
+  /** Symbol ids whose `feed_restarted` status the previous actor's death left unqueued (a full queue): this actor queues them first. */
+  owedResyncing?: number[];
 }
 
 export interface FeedActorStats {

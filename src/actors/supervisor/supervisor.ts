@@ -76,6 +76,8 @@ interface FeedActorPlan {
   symbols: FeedSymbol[]; // filled when the symbols are registered
   handle?: ActorHandle;
   link: Link<FeedApi>;
+  /** Symbol ids whose `feed_restarted` status a full queue refused: the next actor queues it. */
+  owedResyncing: number[];
 }
 
 export class Supervisor extends EventEmitter implements SupervisorApi {
@@ -121,7 +123,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       if (!def) throw new StartupError(`FEEDS names ${entry.name}, whose connector is not registered`);
       const inputs: (SharedArrayBuffer | null)[] = Array.from({ length: cfg.shards }, () => null);
       for (const s of entry.symbols) inputs[shardOf(s.served, cfg.shards)] ??= createQueueBuffer(cfg.inputQueueBytes);
-      return { entry, def, inputs, symbols: [], link: {} };
+      return { entry, def, inputs, symbols: [], link: {}, owedResyncing: [] };
     });
     this.frames = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.frameQueueBytes));
     this.rows = cfg.persist ? Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.rowQueueBytes)) : [];
@@ -283,8 +285,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const control = new MessageChannel();
     const init: FeedInit = {
       config: this.cfg, exchange: p.entry.name, module: p.def.module, factory: p.def.factory, options: p.def.options(this.cfg),
-      symbols: p.symbols, inputs: p.inputs, doorbells: this.doorbells, control: control.port2,
+      symbols: p.symbols, inputs: p.inputs, doorbells: this.doorbells, control: control.port2, owedResyncing: p.owedResyncing,
     };
+    p.owedResyncing = [];
     return {
       workerData: init,
       transferList: [control.port2],
@@ -309,9 +312,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
    */
   private markResyncing(p: FeedActorPlan, reason: string): void {
     const producers = p.inputs.map((sab, shard) => (sab ? new QueueProducer(sab, new Doorbell(this.doorbells[shard])) : undefined));
-    let refused = 0;
-    for (const s of p.symbols) if (!writeResyncingRecord(producers[s.shard]!, s.id, reason, nowMs())) refused++;
-    if (refused > 0) this.log.warn(`feed-${p.entry.name}: ${refused} resyncing status(es) not queued (input queue full)`);
+    for (const s of p.symbols) if (!writeResyncingRecord(producers[s.shard]!, s.id, reason, nowMs())) p.owedResyncing.push(s.id);
+    // The next actor queues those itself, retrying until there is room (it is their producer then).
+    if (p.owedResyncing.length > 0) this.log.warn(`feed-${p.entry.name}: ${p.owedResyncing.length} resyncing status(es) wait for the restarted actor (input queue full)`);
   }
 
   private prepareWriter(): Spawned {
