@@ -256,8 +256,9 @@ describe('Binance connector against a local Binance', () => {
 
   it('24 h rotation (accelerated): the connection is replaced again and again with no resync, no wrong book, no trade lost or repeated', async () => {
     const symbols = ['BTCUSDT', 'ETHUSDT'];
-    // The server cuts connections at 2 s, as Binance does at 24 h; the connector replaces them every 300 ms.
-    const { ex, c, rec } = await setup(symbols, { maxConnectionAgeMs: 2000 }, { rotateMs: 300 });
+    // The server cuts connections at 2 s, as Binance does at 24 h; the connector replaces them every
+    // 300 ms. Slow snapshots keep each successor syncing for a while, so old and new overlap.
+    const { ex, c, rec } = await setup(symbols, { maxConnectionAgeMs: 2000, snapshotDelayMs: 60 }, { rotateMs: 300 });
     await waitFor('five connections', () => ex.connections.length >= 5 && ex.connections.filter((k) => k.closedAt === 0).length === 1, 8000);
 
     expect(rec.wrong).toEqual([]);

@@ -41,6 +41,8 @@ export interface BinanceServerOptions {
   maxConnectionAgeMs?: number;
   /** Streams one connection may listen to; default 1024. */
   maxStreams?: number;
+  /** Each depth snapshot is answered this late (a slow REST round trip); default 0. */
+  snapshotDelayMs?: number;
 }
 
 /** [price, quantity], best first. */
@@ -306,6 +308,10 @@ export async function startBinanceServer(opts: BinanceServerOptions): Promise<Bi
     res.end(JSON.stringify(body));
   };
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (opts.snapshotDelayMs) setTimeout(() => answer(req, res), opts.snapshotDelayMs);
+    else answer(req, res);
+  }
+  function answer(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method !== 'GET' || url.pathname !== '/api/v3/depth') return json(res, 404, { code: -1000, msg: 'not found' });
     const native = url.searchParams.get('symbol') ?? '';
