@@ -34,6 +34,7 @@
 // that a consumer applied every event between two of its books; `pause` stops sending for
 // good; `top {symbol, u, n}` → the true best n levels a side after the event ending at u.
 
+import { mulberry32 } from '../../src/feeds/prng.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -77,15 +78,8 @@ const SPECS = [
 ];
 if (!(SYMBOL_COUNT >= 1 && SYMBOL_COUNT <= SPECS.length)) throw new RangeError(`--symbols must be 1..${SPECS.length}`);
 
-let rng = Number(argv.seed) >>> 0;
-/** mulberry32: the same sequence for every system measured. */
-const random = (): number => {
-  rng = (rng + 0x6d2b79f5) >>> 0;
-  let t = rng;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+/** The same sequence for every system measured. */
+const random = mulberry32(Number(argv.seed));
 const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 
 /** `units` with `decimals` decimals, written with 8 (1234567, 2 → "12345.67000000"). */

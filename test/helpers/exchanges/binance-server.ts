@@ -17,6 +17,7 @@
 // prices and quantities as strings, ping frames answered by pongs with the same payload, a
 // connection closed at its age limit (Binance: 24 h), 429/418 with Retry-After in seconds.
 
+import { mulberry32 } from '../../../src/feeds/prng.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -151,15 +152,7 @@ export async function startBinanceServer(opts: BinanceServerOptions): Promise<Bi
   const pingIntervalMs = opts.pingIntervalMs ?? 20_000;
   const pongTimeoutMs = opts.pongTimeoutMs ?? 60_000;
   const maxStreams = opts.maxStreams ?? 1024;
-  let rng = (opts.seed ?? 7) >>> 0;
-  const random = (): number => {
-    // mulberry32: seeded, so a failing run can be repeated
-    rng = (rng + 0x6d2b79f5) >>> 0;
-    let t = rng;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(opts.seed ?? 7); // seeded, so a failing run can be repeated
   const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
   const bidPrice = (i: number): string => ((PRICE_BASE - i) / 100).toFixed(2); // i >= 1: best is 1
   const askPrice = (i: number): string => ((PRICE_BASE + i) / 100).toFixed(2);

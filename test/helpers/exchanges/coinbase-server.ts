@@ -16,6 +16,7 @@
 // The market is a seeded random walk of level changes and trades on integer ticks, so the test's
 // truth and the connector's parsed numbers are the same doubles.
 
+import { mulberry32 } from '../../../src/feeds/prng.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -101,18 +102,6 @@ export interface CoinbaseServer {
   close(): Promise<void>;
 }
 
-/** mulberry32: small, seeded, good enough for a market walk. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Prices are cents, sizes 1e-4 units, printed as Coinbase prints decimals. */
 const priceText = (ticks: number): string => (ticks / 100).toFixed(2);
 const sizeText = (units: number): string => (units / 10_000).toFixed(4);
@@ -150,7 +139,7 @@ class ProductBook {
 type WireUpdate = { side: 'bid' | 'offer'; event_time: string; price_level: string; new_quantity: string };
 
 export async function startCoinbaseServer(opts: CoinbaseServerOptions): Promise<CoinbaseServer> {
-  const rand = prng(opts.seed ?? 1);
+  const rand = mulberry32(opts.seed ?? 1);
   const recordDepth = opts.recordDepth ?? 50;
   const snapshotTrades = opts.snapshotTrades ?? 50;
   const heartbeatMs = opts.heartbeatMs ?? 1000;

@@ -17,6 +17,7 @@
 // sequential trade ids per pair; the instrument channel with price_precision and qty_precision.
 // Prices and quantities are integers (ticks, lots) inside, so the wire text and the truth are exact.
 
+import { mulberry32 } from '../../../src/feeds/prng.js';
 import * as zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -67,18 +68,6 @@ export function referenceChecksum(asks: readonly [string, string][], bids: reado
   for (const [p, q] of asks.slice(0, 10)) text += f(p) + f(q);
   for (const [p, q] of bids.slice(0, 10)) text += f(p) + f(q);
   return zlib.crc32(text) >>> 0;
-}
-
-/** A small seeded PRNG (mulberry32): the same seed, the same market. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One pair's whole true book, in integer ticks and lots. */
@@ -256,7 +245,7 @@ const levelsJson = (book: TrueBook, levels: readonly IntLevel[]): string =>
   `[${book.text(levels).map(([p, q]) => `{"price":${p},"qty":${q}}`).join(',')}]`;
 
 export async function startKrakenServer(opts: KrakenServerOptions): Promise<KrakenServer> {
-  const rand = prng(opts.seed ?? 1);
+  const rand = mulberry32(opts.seed ?? 1);
   const pairs = new Map<string, PairState>();
   for (const spec of opts.pairs) {
     const book = new TrueBook(spec);
