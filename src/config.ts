@@ -56,6 +56,8 @@ export const configSchema = z.strictObject({
   shards: int(1, 64).default(Math.min(64, Math.max(1, availableParallelism() - 1))), // SHARDS: shard actors
   depth: int(1, 200).default(20), // BOOK_DEPTH: levels kept per side
   rawCapacity: pow2(64, 1 << 20).default(16_384), // RAW_RING_CAPACITY: raw updates kept per symbol (resume window)
+  tradeCapacity: pow2(64, 1 << 20).default(1024), // TRADE_RING_CAPACITY: recent trades kept per symbol (trades resume window, GET /trades)
+  tradesOnSubscribe: int(0, 1000).default(50), // TRADES_ON_SUBSCRIBE: recent trades a trades subscription starts with
   historyResolutionMs: int(100, 3_600_000).default(1000), // HISTORY_RESOLUTION_MS: one history point per this
   historyCapacity: pow2(64, 1 << 22).optional(), // HISTORY_RING_CAPACITY: points per symbol (default: ≥ 36 h)
   inputQueueBytes: pow2(1 << 16, 1 << 30).default(1 << 22), // INPUT_QUEUE_BYTES: feed → shard queue, per shard
@@ -111,6 +113,7 @@ export const configSchema = z.strictObject({
   redisDb: int(0, 15).default(0), // REDIS_DB
   redisTtlSeconds: int(1, 30 * 86400).default(3600), // REDIS_TTL_SECONDS: orderbook:{symbol}:latest and :history
   redisHistoryLength: int(1, 100_000).default(100), // REDIS_HISTORY_LENGTH: entries kept in orderbook:{symbol}:history
+  redisTradesLength: int(1, 100_000).default(1000), // REDIS_TRADES_LENGTH: trades kept in trades:{symbol}
   redisMaxConnections: int(4, 10_000).default(20), // REDIS_MAX_CONNECTIONS: ceiling on the Redis connections this node opens
   httpMaxBodyBytes: int(1024, 64 << 20).default(1 << 20), // HTTP_MAX_BODY_BYTES: larger request bodies get 413
   cacheNamespacesFile: z.string().default('config/cache-namespaces.json'), // CACHE_NAMESPACES_FILE: the cache's namespaces
@@ -176,7 +179,7 @@ export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapaci
 /** Environment variable for each option. */
 export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   host: 'HOST', port: 'WEBSOCKET_PORT', shards: 'SHARDS', depth: 'BOOK_DEPTH',
-  rawCapacity: 'RAW_RING_CAPACITY', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
+  rawCapacity: 'RAW_RING_CAPACITY', tradeCapacity: 'TRADE_RING_CAPACITY', tradesOnSubscribe: 'TRADES_ON_SUBSCRIBE', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
   historyCapacity: 'HISTORY_RING_CAPACITY', inputQueueBytes: 'INPUT_QUEUE_BYTES',
   frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
   feeds: 'FEEDS', binanceWsUrl: 'BINANCE_WS_URL', binanceRestUrl: 'BINANCE_REST_URL', binanceRotateMs: 'BINANCE_ROTATE_MS',
@@ -192,7 +195,7 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   retention: 'RETENTION', rowQueueBytes: 'ROW_QUEUE_BYTES', writerBatchRows: 'WRITER_BATCH_ROWS',
   writerBatchMs: 'WRITER_BATCH_MS', writerMemoryRows: 'WRITER_MEMORY_ROWS', journalMaxBytes: 'JOURNAL_MAX_BYTES', diskMinFreeBytes: 'DISK_MIN_FREE_BYTES',
   redisUrl: 'REDIS_URL', redisPassword: 'REDIS_PASSWORD', redisDb: 'REDIS_DB', redisTtlSeconds: 'REDIS_TTL_SECONDS',
-  redisHistoryLength: 'REDIS_HISTORY_LENGTH', redisMaxConnections: 'REDIS_MAX_CONNECTIONS',
+  redisHistoryLength: 'REDIS_HISTORY_LENGTH', redisTradesLength: 'REDIS_TRADES_LENGTH', redisMaxConnections: 'REDIS_MAX_CONNECTIONS',
   httpMaxBodyBytes: 'HTTP_MAX_BODY_BYTES', cacheNamespacesFile: 'CACHE_NAMESPACES_FILE', rateLimitEnabled: 'RATE_LIMIT_ENABLED',
   rateLimitRequests: 'RATE_LIMIT_REQUESTS', rateLimitWindow: 'RATE_LIMIT_WINDOW', rateLimitPerKey: 'RATE_LIMIT_PER_KEY',
   auth: 'AUTH', jwtSecret: 'JWT_SECRET', jwtPublicKeyFile: 'JWT_PUBLIC_KEY_FILE', jwtIssuer: 'JWT_ISSUER', jwtAudience: 'JWT_AUDIENCE',

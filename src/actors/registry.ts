@@ -7,6 +7,7 @@ export interface SymbolRegistration {
   name: string;
   shard: number;
   store: SharedArrayBuffer; // layout.ts: header, raw ring, history ring
+  trades: SharedArrayBuffer; // layout.ts TRADE_*: the trades channel's sequence and recent trades
   registeredAtMs: number; // the store's history ring holds nothing older: earlier points are in PostgreSQL
   seeded?: { epoch: number; seq: number }; // the store continues this stored sequence (after a restart)
 }

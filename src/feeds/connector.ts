@@ -8,20 +8,10 @@
 // for it until it is in sync again; the first book after that has `reset` set.
 
 import type { Logger } from '../log.js';
-import type { BookUpdate } from './types.js';
+import type { BookUpdate, TradeUpdate } from './types.js';
 
-export interface Trade {
-  /** The served name: `BINANCE.BTCUSDT`. */
-  symbol: string;
-  /** The exchange's own id of the trade (unique per symbol). */
-  tradeId: string;
-  price: number;
-  size: number;
-  /** The taker's side. */
-  side: 'buy' | 'sell';
-  /** Exchange time, ms since the epoch. */
-  exchangeTs: number;
-}
+/** A trade as a connector hands it over (types.ts TradeUpdate): served symbol name, the exchange's trade id, the taker's side. */
+export type Trade = TradeUpdate;
 
 export interface ConnectorSink {
   /**

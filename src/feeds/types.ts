@@ -28,9 +28,31 @@ export function createBookUpdate(maxLevels: number): BookUpdate {
   };
 }
 
+/**
+ * One trade as a feed hands it over; like BookUpdate, one instance is filled and reused.
+ * `tradeId`: the exchange's own id, unique per symbol, 1-TRADE_ID_MAX_BYTES characters of
+ * [A-Za-z0-9._:-] (layout.ts); `side`: the taker's.
+ */
+export interface TradeUpdate {
+  symbol: string;
+  tradeId: string;
+  price: number;
+  size: number;
+  side: 'buy' | 'sell';
+  exchangeTs: number; // ms since epoch; 0 when unknown
+}
+
+export const TRADE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,40}$/;
+
+export function createTradeUpdate(): TradeUpdate {
+  return { symbol: '', tradeId: '', price: 0, size: 0, side: 'buy', exchangeTs: 0 };
+}
+
 /** Where a feed delivers. `offer` returns false when the update could not be queued (full). */
 export interface FeedSink {
   offer(update: BookUpdate): boolean;
+  /** A trade; false when it could not be queued (full). A feed without trades never calls it. */
+  trade?(t: TradeUpdate): boolean;
   /** A line or message the feed could not parse: counted and reported, never fatal. */
   malformed(reason: string): void;
 }

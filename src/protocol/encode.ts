@@ -104,7 +104,7 @@ function writeLevels(out: Uint8Array, pos: number, f64: Float64Array, at: number
  * (the simulator's has), turns it into `…ss.ssssssZ` (ISO 8601, what Date.parse accepts);
  * a whole-millisecond timestamp keeps the 3-digit form byte for byte.
  */
-function writeMicroseconds(out: Uint8Array, pos: number, ms: number): number {
+export function writeMicroseconds(out: Uint8Array, pos: number, ms: number): number {
   const us = Math.round((ms - Math.floor(ms)) * 1000);
   if (us <= 0 || us >= 1000 || !(ms < 8.64e15)) return pos;
   out[pos - 1] = 48 + Math.floor(us / 100); // overwrites the `Z`

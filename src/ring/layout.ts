@@ -70,6 +70,22 @@ export const KIND_SNAPSHOT_RESET = 3; // a snapshot, the first book after a (re)
 export const MAX_REASON_BYTES = 64;
 export const resyncingRecordBytes = (reasonBytes: number): number => IN_LEVELS * 8 + ((reasonBytes + 7) & ~7);
 
+// KIND_TRADE: one trade of the exchange (or the simulator). f64 0-2 as above; then
+//             3: u32 side (TRADE_BUY | TRADE_SELL) | u32 trade id length in bytes
+//             4: price   5: size   6…: the exchange's trade id, ASCII [A-Za-z0-9._:-], at most
+//             TRADE_ID_MAX_BYTES (the feed refuses other ids as malformed).
+export const KIND_TRADE = 4;
+export const IN_TRADE_SIDE = 6; // u32 index (f64 slot 3, low word)
+export const IN_TRADE_ID_LENGTH = 7; // u32 index (f64 slot 3, high word)
+export const IN_TRADE_PRICE = 4; // f64 index
+export const IN_TRADE_SIZE = 5; // f64 index
+export const IN_TRADE_ID = 6 * 8; // byte offset of the id within the payload
+export const TRADE_BUY = 1; // the taker bought (lifted the ask)
+export const TRADE_SELL = 2; // the taker sold (hit the bid)
+/** Longest exchange trade id carried (Binance, Coinbase and Kraken ids are integers of ≤ 20 digits). */
+export const TRADE_ID_MAX_BYTES = 40;
+export const tradeRecordInputBytes = (idBytes: number): number => IN_TRADE_ID + ((idBytes + 7) & ~7);
+
 // ─── Frame records (shard → front), payload of an SPSC record ──────────────────
 //
 // aux word of the record header: symbolId.
@@ -86,6 +102,7 @@ export const FR_JSON_LENGTH = 7; // u32 index
 export const FR_JSON_OFFSET = 32; // byte offset of the JSON within the payload
 export const FRAME_UPDATE = 0;
 export const FRAME_STATUS = 1;
+export const FRAME_TRADE = 2; // a `trade` frame of the symbol's trades channel: FR_SEQ/FR_EPOCH are the trade sequence's
 /** FR_SEQ of a frame outside the sequence. */
 export const SEQ_NONE = 0;
 
@@ -167,5 +184,40 @@ export interface StoreGeometry {
 
 export const storeBytes = (g: StoreGeometry): number =>
   HEADER_BYTES + g.rawCapacity * rawRecordBytes(g.depth) + g.historyCapacity * HISTORY_POINT_BYTES;
+
+// ─── Per-symbol trade store: one more SharedArrayBuffer per symbol ──────────────
+//
+//   ┌──── header (TRADE_HEADER_BYTES) ────┐┌──── trade ring: capacity × TRADE_RECORD_BYTES ────┐
+//   │ i32 version | epoch | lastSeq | …   ││ slot = seq & (capacity-1)                          │
+//   └──────────────────────────────────────┘└────────────────────────────────────────────────────┘
+// The trades channel of a symbol has its own sequence and epoch (a trade is an event, not a new
+// state of the book: the two sequences advance independently). Same seqlock rules as above.
+export const TRADE_HEADER_BYTES = 64;
+export const TH_VERSION = 0; // Int32 index
+export const TH_EPOCH = 1; // f64 index: epoch of the trade sequence (0: no trade yet)
+export const TH_LAST_SEQ = 2; // last trade seq committed
+export const TH_LAST_INPUT_POS = 3; // input-queue position of the record that produced TH_LAST_SEQ
+export const TH_LAST_FEED_TS = 4;
+export const TH_ACCEPTED = 5; // trades accepted in this store's lifetime
+// Trade record (f64 indices relative to the slot start). The writer's trade rows are these
+// records as they are, so a row needs no other encoding on the way.
+export const T_VERSION = 0; // Int32 index relative to slot start / 4
+export const T_SEQ = 1;
+export const T_EPOCH = 2;
+export const T_FEED_TS = 3;
+export const T_EXCHANGE_TS = 4; // ms since epoch from the exchange (0: unknown, T_FEED_TS stands in)
+export const T_PRICE = 5;
+export const T_SIZE = 6;
+export const T_SIDE = 7; // TRADE_BUY | TRADE_SELL
+export const T_ID_LENGTH = 8;
+export const T_ID = 9; // TRADE_ID_MAX_BYTES of ASCII from here (byte offset T_ID * 8)
+export const TRADE_RECORD_FIELDS = T_ID + TRADE_ID_MAX_BYTES / 8; // 14 → 112 bytes
+export const TRADE_RECORD_BYTES = TRADE_RECORD_FIELDS * 8;
+export const tradeStoreBytes = (capacity: number): number => TRADE_HEADER_BYTES + capacity * TRADE_RECORD_BYTES;
+/**
+ * Aux word of a writer row that is a trade record (TRADE_RECORD_BYTES) rather than a raw book
+ * record: symbolId | ROW_TRADE. Symbol ids stay far below 2^31 (MAX_SYMBOLS).
+ */
+export const ROW_TRADE = 0x80000000;
 
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
