@@ -11,19 +11,29 @@
 // after it carries the reset flag (KIND_SNAPSHOT_RESET). Neither may be lost to a full queue:
 // a refused status is retried (and the symbol's books held back until it is queued), a refused
 // reset book hands its flag to the symbol's next book.
+// A trade becomes a KIND_TRADE record in the same queue as the symbol's books. A trade is an
+// event no later message repeats, so a refused one waits in the actor's bounded backlog
+// (trade-backlog.ts), and the symbol's later trades go behind it; the retry drains the backlog
+// first. Trades do not wait for a held book or status: the trades channel is sequenced apart.
 
 import type { Connector, ConnectorSink, Trade } from '../../feeds/connector.js';
-import { writeInputRecord } from '../../feeds/encode-input.js';
-import { KIND_SNAPSHOT, type BookUpdate, createBookUpdate } from '../../feeds/types.js';
+import { tradeProblem, writeInputRecord, writeTradeRecord } from '../../feeds/encode-input.js';
+import { KIND_SNAPSHOT, type BookUpdate, type TradeUpdate, createBookUpdate } from '../../feeds/types.js';
 import { type Logger, logger } from '../../log.js';
 import { IN_KIND, KIND_SNAPSHOT_RESET, inputRecordBytes } from '../../ring/layout.js';
 import { Doorbell, QueueProducer } from '../../ring/spsc.js';
 import { nowMs } from '../../stats/latency.js';
 import { writeResyncingRecord } from './input-records.js';
 import type { FeedActorStats, FeedApi, FeedInit } from './messages.js';
+import { TradeBacklog } from './trade-backlog.js';
 
-/** A status or book refused by a full queue is tried again this often until it is queued. */
+/** A status, book or trade refused by a full queue is tried again this often until it is queued. */
 const RETRY_MS = 10;
+/**
+ * Refused trades kept per actor (a power of two): 3 MB of slots once allocated (and the ids
+ * held); at 10,000 trades/s, a busy exchange's every symbol, more than six seconds of a stalled shard.
+ */
+export const TRADE_BACKLOG = 65_536;
 
 class SinkSymbol {
   /** When the connector said it is resyncing (0: live). */
@@ -36,17 +46,25 @@ class SinkSymbol {
   held: BookUpdate | undefined;
   holding = false;
 
-  constructor(readonly id: number, readonly name: string, readonly queue: QueueProducer) {}
+  /** `index`: its place in the actor's symbol list (the trade backlog's owner number). */
+  constructor(readonly index: number, readonly id: number, readonly name: string, readonly queue: QueueProducer) {}
 }
 
 export class FeedActor implements ConnectorSink, FeedApi {
   private readonly byName = new Map<string, SinkSymbol>();
+  private readonly byIndex: SinkSymbol[] = [];
+  private readonly backlog: TradeBacklog;
   private readonly log: Logger;
   private books = 0;
   private resets = 0;
   private queueFullDrops = 0;
   private resyncs = 0;
   private trades = 0;
+  private tradesQueued = 0;
+  private tradesDropped = 0;
+  /** Trades dropped since the backlog was last seen with room: one warning per burst. */
+  private dropBurst = 0;
+  private malformedTrades = 0;
   private unknownSymbols = 0;
   private readonly malformedCounts = new Map<string, number>();
   private retry?: NodeJS.Timeout;
@@ -58,8 +76,12 @@ export class FeedActor implements ConnectorSink, FeedApi {
     for (const s of init.symbols) {
       const q = queues[s.shard];
       if (!q) throw new Error(`feed-${init.exchange}: no input queue for shard ${s.shard} (symbol ${s.served})`);
-      this.byName.set(s.served, new SinkSymbol(s.id, s.served, q));
+      const sym = new SinkSymbol(this.byIndex.length, s.id, s.served, q);
+      this.byIndex.push(sym);
+      this.byName.set(s.served, sym);
     }
+    this.backlog = new TradeBacklog(TRADE_BACKLOG, this.byIndex.length);
+    this.writeHeldTrade = this.writeHeldTrade.bind(this);
   }
 
   start(): void {
@@ -126,11 +148,52 @@ export class FeedActor implements ConnectorSink, FeedApi {
     s.holding = true;
   }
 
-  trade(_t: Trade): boolean {
-    // Counted and dropped: trades get a channel of their own (sequenced per symbol) separately;
-    // until then nothing downstream takes them.
+  /** Queues the trade, or keeps it in the backlog; false only when it is dropped (backlog full). */
+  trade(t: Trade): boolean {
     this.trades++;
-    return true;
+    const s = this.byName.get(t.symbol);
+    if (s === undefined) {
+      this.unknownSymbols++;
+      return true;
+    }
+    const problem = tradeProblem(t);
+    if (problem !== undefined) {
+      this.malformedTrades++;
+      this.malformed('trade', `${s.name}: ${problem}`);
+      return true; // consumed: counted
+    }
+    const feedTs = nowMs();
+    // Behind its own waiting trades, never around them: per-symbol order is the trade sequence.
+    if (this.backlog.waiting(s.index) === 0 && writeTradeRecord(s.queue, t, s.id, feedTs)) {
+      this.tradesQueued++;
+      return true;
+    }
+    if (this.backlog.push(s.index, t, feedTs)) {
+      this.scheduleRetry();
+      return true;
+    }
+    this.tradesDropped++;
+    if (this.dropBurst++ === 0) {
+      this.log.warn(`trade backlog full (${TRADE_BACKLOG} trades): trades are dropped until the shards catch up (counted in tradesDropped)`, { symbol: s.name });
+    }
+    return false;
+  }
+
+  /** The backlog's writer: one held trade into its symbol's queue. */
+  private writeHeldTrade(owner: number, t: TradeUpdate, feedTs: number): boolean {
+    const s = this.byIndex[owner];
+    return writeTradeRecord(s.queue, t, s.id, feedTs);
+  }
+
+  /** Queues held trades in order; true while some are left. */
+  private drainTrades(): boolean {
+    if (this.backlog.length === 0) return false;
+    this.tradesQueued += this.backlog.drain(this.writeHeldTrade);
+    if (this.dropBurst > 0 && this.backlog.length < TRADE_BACKLOG) {
+      this.log.warn(`trade backlog has room again after ${this.dropBurst} trades were dropped`);
+      this.dropBurst = 0;
+    }
+    return this.backlog.length > 0;
   }
 
   resyncing(symbol: string, reason: string): void {
@@ -165,7 +228,8 @@ export class FeedActor implements ConnectorSink, FeedApi {
     if (this.retry || this.closed) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      let left = false;
+      // Trades first: a held book is only the latest state, a trade is an event.
+      let left = this.drainTrades();
       for (const s of this.byName.values()) {
         if (s.pendingReason !== undefined && !this.queueResyncing(s, s.pendingReason)) left = true;
         else if (s.holding) {
@@ -191,6 +255,10 @@ export class FeedActor implements ConnectorSink, FeedApi {
       queueFullDrops: this.queueFullDrops,
       resyncing: this.resyncs,
       trades: this.trades,
+      tradesQueued: this.tradesQueued,
+      tradesPending: this.backlog.length,
+      tradesDropped: this.tradesDropped,
+      malformedTrades: this.malformedTrades,
       unknownSymbols: this.unknownSymbols,
       malformed: Object.fromEntries(this.malformedCounts),
       resyncingForMs,
@@ -200,6 +268,7 @@ export class FeedActor implements ConnectorSink, FeedApi {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.backlog.length > 0) this.log.warn(`closing with ${this.backlog.length} trades a full queue refused: not queued`);
     await this.connector.stop();
   }
 }

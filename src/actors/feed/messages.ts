@@ -41,8 +41,16 @@ export interface FeedActorStats {
   queueFullDrops: number;
   /** Resyncing statuses queued for the shards. */
   resyncing: number;
-  /** Trades handed over: counted and dropped until the trades channel exists. */
+  /** Trades handed over by the connector: each is then queued, pending, dropped, malformed or of an unknown symbol. */
   trades: number;
+  /** Trades queued for the shards (at once, or later from the backlog). */
+  tradesQueued: number;
+  /** Trades a full queue refused, waiting in the actor's backlog for the retry (at most TRADE_BACKLOG). */
+  tradesPending: number;
+  /** Trades lost: refused by a full queue while the backlog was full. */
+  tradesDropped: number;
+  /** Trades refused as they are (id, price, size or side the record cannot carry); also in `malformed.trade`. */
+  malformedTrades: number;
   /** Sink calls naming a symbol this actor was not given (a connector bug). */
   unknownSymbols: number;
   malformed: Record<string, number>;

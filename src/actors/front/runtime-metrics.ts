@@ -68,8 +68,10 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   const exSnapshots = c('exchange_snapshot_requests_total', 'Book snapshots requested from the exchange', sym);
   const exRateWaits = c('exchange_rate_limit_waits_total', 'Waits imposed by the exchange\'s rate limits', sym);
   const exBooks = c('exchange_books_total', 'Books handed over by the connector', sym);
-  const exTrades = c('exchange_trades_total', 'Trades handed over by the connector (counted; not served yet)', sym);
+  const exTrades = c('exchange_trades_total', 'Trades handed over by the connector', sym);
   const exDrops = c('exchange_queue_full_drops_total', 'Books refused because the shard\'s input queue was full', ['exchange']);
+  const exTradesQueued = c('exchange_trades_queued_total', 'Trades queued for the shards by the feed actor', ['exchange']);
+  const exTradesDropped = c('exchange_trades_dropped_total', 'Trades lost: the shard\'s input queue and the feed actor\'s trade backlog were full', ['exchange']);
   const exMalformed = c('exchange_malformed_total', 'Exchange messages that could not be understood, by kind', ['exchange', 'kind']);
   const exRestarts = c('exchange_feed_restarts_total', 'Restarts of the feed actor', ['exchange']);
 
@@ -108,6 +110,8 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
       exRestarts.set(f.restarts, { exchange });
       if (!f.stats) continue;
       exDrops.set(f.stats.queueFullDrops, { exchange });
+      exTradesQueued.set(f.stats.tradesQueued, { exchange });
+      exTradesDropped.set(f.stats.tradesDropped, { exchange });
       for (const [kind, n] of Object.entries(f.stats.malformed)) exMalformed.set(n, { exchange, kind });
       f.stats.connector.connections.forEach((k, i) => {
         const l = { exchange, connection: String(i) };
@@ -149,6 +153,10 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   g('exchange_feed_up', '1 while the exchange\'s feed actor runs and answers', ['exchange'], function () {
     this.reset();
     for (const f of current?.supervisor?.feeds ?? []) this.set({ exchange: f.exchange }, f.stats ? 1 : 0);
+  });
+  g('exchange_trades_pending', 'Trades waiting in the feed actor\'s backlog for room in a shard\'s input queue', ['exchange'], function () {
+    this.reset();
+    for (const f of current?.supervisor?.feeds ?? []) if (f.stats) this.set({ exchange: f.exchange }, f.stats.tradesPending);
   });
   g('exchange_connected', '1 while the connection to the exchange is open', ['exchange', 'connection'], function () {
     this.reset();
