@@ -3,11 +3,12 @@
 // It is the producer of one input queue per shard (the main thread's: simulator, replay).
 // Exchange symbols are registered here too (ids, stores, shards) but fed by their feed actor
 // through its own queues: an update for one of them offered here is refused, so that every
-// symbol reaches its shard through exactly one queue.
+// symbol reaches its shard through exactly one queue. Trades travel the same way, in the same
+// queue as their symbol's books.
 
 import type { Config } from '../../config.js';
-import { writeInputRecord } from '../../feeds/encode-input.js';
-import type { BookUpdate, FeedSink } from '../../feeds/types.js';
+import { tradeProblem, writeInputRecord, writeTradeRecord } from '../../feeds/encode-input.js';
+import type { BookUpdate, FeedSink, TradeUpdate } from '../../feeds/types.js';
 import type { Logger } from '../../log.js';
 import { inputRecordBytes } from '../../ring/layout.js';
 import { Doorbell, QueueProducer } from '../../ring/spsc.js';
@@ -41,6 +42,10 @@ export function shardOf(name: string, shards: number): number {
 export interface RouterCounters {
   offered: number;
   queueFullDrops: number;
+  /** Trades queued for the shards. */
+  tradesOffered: number;
+  /** Trades refused because the shard's queue was full (the feed decides whether to retry). */
+  tradeQueueFullDrops: number;
   malformed: number;
   lastMalformed?: string;
 }
@@ -51,7 +56,7 @@ export class Router implements FeedSink {
   private readonly inputs: QueueProducer[];
   /** By symbol id: fed by a feed actor, not through this router. */
   private readonly external: boolean[] = [];
-  readonly counters: RouterCounters = { offered: 0, queueFullDrops: 0, malformed: 0 };
+  readonly counters: RouterCounters = { offered: 0, queueFullDrops: 0, tradesOffered: 0, tradeQueueFullDrops: 0, malformed: 0 };
   /** Called for every new symbol, before its first update is queued. */
   onRegister: (r: SymbolRegistration) => void = () => {};
   /** Stored sequences to continue (after a restart), by symbol. */
@@ -122,6 +127,26 @@ export class Router implements FeedSink {
     return true;
   }
 
+  trade(t: TradeUpdate): boolean {
+    const r = this.byName.get(t.symbol) ?? this.register(t.symbol);
+    if (r === undefined) return true; // consumed: counted as malformed
+    if (this.external[r.id]) {
+      this.malformed(`symbol ${r.name} is fed by its exchange feed (FEEDS), not by this one`);
+      return true;
+    }
+    const problem = tradeProblem(t);
+    if (problem !== undefined) {
+      this.malformed(`symbol ${r.name}: ${problem}`);
+      return true;
+    }
+    if (!writeTradeRecord(this.inputs[r.shard], t, r.id, nowMs())) {
+      this.counters.tradeQueueFullDrops++;
+      return false;
+    }
+    this.counters.tradesOffered++;
+    return true;
+  }
+
   malformed(reason: string): void {
     this.counters.malformed++;
     if (this.counters.malformed <= 10 || this.counters.malformed % 10_000 === 0) {
@@ -129,5 +154,4 @@ export class Router implements FeedSink {
     }
     this.counters.lastMalformed = reason;
   }
-
 }
