@@ -4,8 +4,14 @@
 // 1-3 ticks, so the book is never crossed or locked. Prices are computed as ticks / tickDen
 // (tickDen an integer), which rounds to the nearest double of the decimal price, so prices
 // sit exactly on the tick grid as JSON prints them. Nothing is allocated per update.
+// After a snapshot is taken, a trade may print against it: a taker buy at its best ask or a
+// taker sell at its best bid, for at most that level's size, stamped with the snapshot's time.
+// Trades draw from a PRNG of their own, so the books of a seed are the same with or without them.
 
-import { createBookUpdate, KIND_SNAPSHOT, type BookUpdate, type Feed, type FeedSink } from './types.js';
+import { mulberry32 } from './prng.js';
+import {
+  createBookUpdate, createTradeUpdate, KIND_SNAPSHOT, type BookUpdate, type Feed, type FeedSink, type TradeUpdate,
+} from './types.js';
 
 export interface SimulatorOptions {
   symbols: string[];
@@ -17,6 +23,8 @@ export interface SimulatorOptions {
   seed?: number;
   /** Timer period; default 10 ms. */
   tickIntervalMs?: number;
+  /** Chance (0-1) that a trade prints after a snapshot is taken; default 0.25, 0: no trades. */
+  tradesPerUpdate?: number;
 }
 
 export const DEFAULT_SYMBOLS: readonly string[] = Object.freeze([
@@ -38,6 +46,19 @@ const MAX_CATCH_UP_MS = 100;
 const LEVEL_NOTIONAL = 50_000;
 /** The walk is pulled back toward the start price; at this relative distance the pull is strongest. */
 const REVERSION_BAND = 0.05;
+/** Mixed into the seed for the trades' PRNG, so it does not replay the books' draws. */
+const TRADE_SEED_MIX = 0x9e3779b9;
+
+let lastRunMs = 0;
+/**
+ * A simulator's run id: its start time in ms, base 36, one more than the last in this process
+ * if the clock has not moved. Trade ids are `<run id>-<counter>`: a restarted process starts
+ * later, so its ids never repeat an earlier run's (the stores keep trades across restarts).
+ */
+function nextRunId(): string {
+  lastRunMs = Math.max(Date.now(), lastRunMs + 1);
+  return lastRunMs.toString(36);
+}
 
 /** Tick size as 1 / tickDen: 0.5 for BTC-like prices, 0.01 for stocks, finer below 1. */
 export function tickDenFor(price: number): number {
@@ -70,6 +91,16 @@ export class SimulatorFeed implements Feed {
   private readonly sizeDen: Float64Array; // sizes are rounded to 1 / sizeDen
   private readonly sizeScale: Float64Array;
   private rngState: number;
+  private readonly tradeChance: number;
+  private readonly tradeRandom: () => number;
+  private readonly trade: TradeUpdate;
+  private readonly runId: string;
+  private tradeSerial = 0;
+  /** Symbol of the snapshot generateOne last returned (-1: none since the last trade drew on it). */
+  private lastSymbol = -1;
+  private tradesGeneratedCount = 0;
+  private tradesOfferedCount = 0;
+  private tradesDroppedCount = 0;
   private sink: FeedSink | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastMs = 0;
@@ -79,7 +110,7 @@ export class SimulatorFeed implements Feed {
   private droppedCount = 0;
 
   constructor(options: SimulatorOptions) {
-    const { symbols, updatesPerSecond, depth, seed = 1, tickIntervalMs = 10 } = options;
+    const { symbols, updatesPerSecond, depth, seed = 1, tickIntervalMs = 10, tradesPerUpdate = 0.25 } = options;
     if (!Array.isArray(symbols) || symbols.length === 0) throw new RangeError('symbols must list at least one symbol');
     if (!Number.isFinite(updatesPerSecond) || updatesPerSecond < 0) {
       throw new RangeError(`updatesPerSecond must be a finite number >= 0, got ${updatesPerSecond}`);
@@ -87,6 +118,7 @@ export class SimulatorFeed implements Feed {
     if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`depth must be an integer >= 1, got ${depth}`);
     if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
     if (!(tickIntervalMs > 0)) throw new RangeError(`tickIntervalMs must be > 0, got ${tickIntervalMs}`);
+    if (!(tradesPerUpdate >= 0 && tradesPerUpdate <= 1)) throw new RangeError(`tradesPerUpdate must be between 0 and 1, got ${tradesPerUpdate}`);
     this.symbols = Object.freeze(symbols.slice());
     this.depth = depth;
     this.rate = updatesPerSecond;
@@ -94,6 +126,10 @@ export class SimulatorFeed implements Feed {
     this.update = createBookUpdate(depth);
     this.update.kind = KIND_SNAPSHOT;
     this.rngState = seed >>> 0;
+    this.tradeChance = tradesPerUpdate;
+    this.tradeRandom = mulberry32((seed ^ TRADE_SEED_MIX) >>> 0);
+    this.trade = createTradeUpdate();
+    this.runId = nextRunId();
     const n = symbols.length;
     this.tickDen = new Float64Array(n);
     this.startTicks = new Float64Array(n);
@@ -119,6 +155,15 @@ export class SimulatorFeed implements Feed {
   get offered(): number { return this.offeredCount; }
   /** Updates the sink refused (queue full); the simulator never retries, the next snapshot supersedes. */
   get dropped(): number { return this.droppedCount; }
+  get tradesGenerated(): number { return this.tradesGeneratedCount; }
+  get tradesOffered(): number { return this.tradesOfferedCount; }
+  /** Trades the sink refused (queue full); like books, never retried. */
+  get tradesDropped(): number { return this.tradesDroppedCount; }
+
+  /** Shown in /stats beside the router's counters. */
+  stats(): Record<string, number> {
+    return { simulatorTradesOffered: this.tradesOfferedCount, simulatorTradesDropped: this.tradesDroppedCount };
+  }
 
   start(sink: FeedSink): void {
     if (this.timer !== null) throw new Error('simulator already started');
@@ -170,7 +215,34 @@ export class SimulatorFeed implements Feed {
     u.bidCount = bids;
     u.askCount = this.depth;
     this.generatedCount++;
+    this.lastSymbol = s;
     return u;
+  }
+
+  /**
+   * With chance `tradesPerUpdate`, a trade against the snapshot generateOne(symbolIndex) just
+   * returned (call it right after; at most once per snapshot), else undefined. The returned
+   * TradeUpdate is reused: it is valid until the next call.
+   */
+  generateTrade(symbolIndex: number): TradeUpdate | undefined {
+    if (symbolIndex !== this.lastSymbol) throw new Error(`generateTrade(${symbolIndex}) must follow generateOne(${symbolIndex})`);
+    this.lastSymbol = -1;
+    if (this.tradeChance === 0 || this.tradeRandom() >= this.tradeChance) return undefined;
+    const u = this.update;
+    const t = this.trade;
+    const buy = this.tradeRandom() < 0.5;
+    const levelSize = buy ? u.askSz[0] : u.bidSz[0];
+    // Sizes are whole multiples of 1 / sizeDen: draw 1 … the level's multiples, small ones likelier.
+    const sizeDen = this.sizeDen[symbolIndex];
+    const r = this.tradeRandom();
+    t.symbol = u.symbol;
+    t.tradeId = `${this.runId}-${++this.tradeSerial}`;
+    t.side = buy ? 'buy' : 'sell';
+    t.price = buy ? u.askPx[0] : u.bidPx[0];
+    t.size = (1 + Math.floor(r * r * Math.round(levelSize * sizeDen))) / sizeDen;
+    t.exchangeTs = u.exchangeTs;
+    this.tradesGeneratedCount++;
+    return t;
   }
 
   private onTick(): void {
@@ -186,7 +258,15 @@ export class SimulatorFeed implements Feed {
     for (let k = 0; k < rounds; k++) {
       for (let s = 0; s < this.symbols.length; s++) {
         this.offeredCount++;
-        if (!sink.offer(this.generateOne(s))) this.droppedCount++;
+        if (!sink.offer(this.generateOne(s))) {
+          this.droppedCount++;
+          continue; // a trade prints only against a book the sink took
+        }
+        if (sink.trade === undefined) continue;
+        const t = this.generateTrade(s);
+        if (t === undefined) continue;
+        this.tradesOfferedCount++;
+        if (!sink.trade(t)) this.tradesDroppedCount++;
       }
     }
   }
