@@ -76,6 +76,7 @@ export const configSchema = z.strictObject({
   simUpdatesPerSecond: z.coerce.number().min(0.1).max(1_000_000).default(100), // SIM_UPDATES_PER_SECOND: per symbol
   simSeed: int(0, 2 ** 31 - 1).optional(), // SIM_SEED: reproducible simulator runs
   simTickMs: int(1, 1000).default(10), // SIM_TICK_MS: the simulator generates each tick's updates together
+  simTradesPerUpdate: z.coerce.number().min(0).max(1).default(0.25), // SIM_TRADES_PER_UPDATE: chance of a trade after each simulated book (0: none)
   replayFile: z.string().optional(), // REPLAY_FILE: NDJSON order-book updates (FEED=replay)
   replaySpeed: z.coerce.number().min(0).max(1e6).default(1), // REPLAY_SPEED: 1 recorded pace, 0 as fast as possible
   staleAfterMs: int(100, 86_400_000).default(5000), // STALE_AFTER_MS: a symbol silent this long is stale
@@ -184,7 +185,7 @@ export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
   feeds: 'FEEDS', binanceWsUrl: 'BINANCE_WS_URL', binanceRestUrl: 'BINANCE_REST_URL', binanceRotateMs: 'BINANCE_ROTATE_MS',
   coinbaseWsUrl: 'COINBASE_WS_URL', krakenWsUrl: 'KRAKEN_WS_URL',
-  simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', simTickMs: 'SIM_TICK_MS', replayFile: 'REPLAY_FILE',
+  simUpdatesPerSecond: 'SIM_UPDATES_PER_SECOND', simSeed: 'SIM_SEED', simTickMs: 'SIM_TICK_MS', simTradesPerUpdate: 'SIM_TRADES_PER_UPDATE', replayFile: 'REPLAY_FILE',
   replaySpeed: 'REPLAY_SPEED', staleAfterMs: 'STALE_AFTER_MS', wsMaxBackpressure: 'WS_MAX_BACKPRESSURE',
   wsConflateBytes: 'WS_CONFLATE_BYTES', wsMaxMessageBytes: 'WS_MAX_MESSAGE_BYTES',
   wsMaxSubscriptions: 'WS_MAX_SUBSCRIPTIONS', wsIdleTimeoutS: 'WS_IDLE_TIMEOUT_S',

@@ -30,16 +30,26 @@ export interface ResumePoint {
   epoch: number;
 }
 
+/**
+ * What a subscription follows of a symbol; each channel has its own `seq` and `epoch`.
+ * `book`: the order book (snapshot, then updates); `trades`: the exchange's trades.
+ */
+export const CHANNELS = ['book', 'trades'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
 export type ClientMessage =
   | {
       action: 'subscribe';
       symbol: string;
-      /** History resolution in ms; 0: no history; undefined: the server's default. */
+      /** The channels asked for, without repeats; `["book"]` when the message names none. */
+      channels: Channel[];
+      /** History resolution in ms (the book's); 0: no history; undefined: the server's default. */
       resolutionMs: number | undefined;
-      /** Present when the client resumes instead of starting afresh. */
-      resume: ResumePoint | undefined;
+      /** Per channel, where the client resumes instead of starting afresh. */
+      resume: Partial<Record<Channel, ResumePoint>> | undefined;
     }
-  | { action: 'unsubscribe'; symbol: string }
+  /** `channels` undefined: every channel of the symbol. */
+  | { action: 'unsubscribe'; symbol: string; channels: Channel[] | undefined }
   | { action: 'ping'; id: string | number | undefined }
   /** Presents a credential (API key or JWT): at the start, or a fresh token before the current one's grace ends. */
   | { action: 'auth'; token: string };
@@ -100,12 +110,34 @@ const resumeSchema = z.object(
   { error: 'expected an object {"seq": <last seq received>, "epoch": <its epoch>}' },
 );
 
+const CHANNELS_ERROR = `expected an array of 1-${CHANNELS.length} of ${CHANNELS.map((c) => JSON.stringify(c)).join(', ')}`;
+const channelsSchema = z
+  .array(z.enum(CHANNELS, { error: `expected one of ${CHANNELS.map((c) => JSON.stringify(c)).join(', ')}` }), { error: CHANNELS_ERROR })
+  .min(1, { error: CHANNELS_ERROR })
+  .max(8, { error: CHANNELS_ERROR })
+  .transform((cs) => [...new Set(cs)]);
+
+// Two forms: `{seq, epoch}` resumes the book (the form clients of the book alone send), and
+// `{"book": {seq, epoch}, "trades": {seq, epoch}}` resumes each channel named.
+const perChannelResumeSchema = z.strictObject(
+  Object.fromEntries(CHANNELS.map((c) => [c, resumeSchema.optional()])) as Record<Channel, z.ZodOptional<typeof resumeSchema>>,
+  { error: `expected {"seq","epoch"} or per channel {${CHANNELS.map((c) => `"${c}": {"seq","epoch"}`).join(', ')}}` },
+);
+const channelResumeSchema = z.unknown().transform((v, ctx): Partial<Record<Channel, ResumePoint>> => {
+  const perChannel = typeof v === 'object' && v !== null && !Array.isArray(v) && CHANNELS.some((c) => c in v);
+  const r = perChannel ? perChannelResumeSchema.safeParse(v) : resumeSchema.safeParse(v);
+  if (r.success) return perChannel ? (r.data as Partial<Record<Channel, ResumePoint>>) : { book: r.data as ResumePoint };
+  for (const issue of r.error.issues) ctx.issues.push({ ...issue, input: v } as never);
+  return z.NEVER;
+});
+
 const subscribeSchema = z.object({
   symbol: symbolSchema,
+  channels: channelsSchema.optional(),
   resolution: resolutionSchema.optional(),
-  resume: resumeSchema.optional(),
+  resume: channelResumeSchema.optional(),
 });
-const unsubscribeSchema = z.object({ symbol: symbolSchema });
+const unsubscribeSchema = z.object({ symbol: symbolSchema, channels: channelsSchema.optional() });
 const PING_ID_IS = { error: `expected a string of at most ${PING_ID_MAX_LENGTH} characters or a number` };
 const pingSchema = z.object({
   id: z.union([z.string(PING_ID_IS).max(PING_ID_MAX_LENGTH, PING_ID_IS), z.number(PING_ID_IS)], PING_ID_IS).optional(),
@@ -142,12 +174,15 @@ export function parseClientMessage(text: string): ParseResult {
     case 'subscribe': {
       const r = subscribeSchema.safeParse(value);
       if (!r.success) return fail('invalid_message', describe(r.error));
-      return { ok: true, msg: { action, symbol: r.data.symbol, resolutionMs: r.data.resolution, resume: r.data.resume } };
+      return {
+        ok: true,
+        msg: { action, symbol: r.data.symbol, channels: r.data.channels ?? ['book'], resolutionMs: r.data.resolution, resume: r.data.resume },
+      };
     }
     case 'unsubscribe': {
       const r = unsubscribeSchema.safeParse(value);
       if (!r.success) return fail('invalid_message', describe(r.error));
-      return { ok: true, msg: { action, symbol: r.data.symbol } };
+      return { ok: true, msg: { action, symbol: r.data.symbol, channels: r.data.channels } };
     }
     case 'ping': {
       const r = pingSchema.safeParse(value);
@@ -195,9 +230,9 @@ export function tokenExpiredFrame(graceMs: number): string {
   return JSON.stringify({ type: 'token_expired', grace_ms: graceMs });
 }
 
-/** Confirms an unsubscribe: no further frames for this symbol follow. */
-export function unsubscribedFrame(symbol: string): string {
-  return JSON.stringify({ type: 'unsubscribed', symbol });
+/** Confirms an unsubscribe: no further frames of these channels of the symbol follow (all of them when the request named none). */
+export function unsubscribedFrame(symbol: string, channels?: readonly Channel[]): string {
+  return channels === undefined ? JSON.stringify({ type: 'unsubscribed', symbol }) : JSON.stringify({ type: 'unsubscribed', symbol, channels });
 }
 
 /**

@@ -115,3 +115,30 @@ export function sequenceProblems(stream: Msg[]): string[] {
   }
   return problems;
 }
+
+/**
+ * Checks one symbol's trades channel as a client would: a trades_snapshot sets (epoch, seq), each
+ * trade continues at seq + 1 in that epoch (after an empty snapshot at epoch 0, the first trade
+ * starts the sequence at 1). A trades_snapshot with a reason is a resync: the sequence restarts
+ * there. Returns the problems found (empty: gap-free).
+ */
+export function tradeSequenceProblems(messages: Msg[], symbol: string): string[] {
+  const problems: string[] = [];
+  let epoch: number | undefined;
+  let seq: number | undefined;
+  for (const m of messages) {
+    if (m.symbol !== symbol) continue;
+    if (m.type === 'trades_snapshot') {
+      epoch = m.epoch;
+      seq = m.seq;
+      continue;
+    }
+    if (m.type !== 'trade') continue;
+    const first = epoch === 0 && seq === 0 && m.seq === 1;
+    if (seq === undefined) problems.push(`trade ${m.epoch}/${m.seq} before any trades_snapshot`);
+    else if (!first && (m.epoch !== epoch || m.seq !== seq + 1)) problems.push(`after ${epoch}/${seq} got trade ${m.epoch}/${m.seq}`);
+    epoch = m.epoch;
+    seq = m.seq;
+  }
+  return problems;
+}

@@ -10,7 +10,7 @@ const anyText = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) =>
 const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 const symbol = fc.stringMatching(SYMBOL);
 /** Field paths a rejection may name (zod's issue path, or the whole message). */
-const MESSAGE_SHAPE = /^(?:(?:message|action|symbol|resolution|resume|resume\.seq|resume\.epoch|id|token): |unknown action ")/;
+const MESSAGE_SHAPE = /^(?:(?:message|action|symbol|channels(?:\.\d+)?|resolution|resume(?:\.(?:book|trades))?(?:\.seq|\.epoch)?|id|token): |unknown action ")/;
 
 /** Values JSON can carry, including the awkward ones (huge, negative zero, deep). */
 const jsonish = fc.oneof(
@@ -81,14 +81,14 @@ const resolution: fc.Arbitrary<{ wire: unknown; ms: number | undefined }> = fc.o
 );
 const resume = fc.option(fc.record({ seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), epoch: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), { nil: undefined });
 /** Fields a newer client may add: ignored. */
-const unknownFields = fc.dictionary(fc.string().filter((k) => !['action', 'symbol', 'resolution', 'resume', 'id', 'token', '__proto__'].includes(k)), fc.jsonValue(), { maxKeys: 4 });
+const unknownFields = fc.dictionary(fc.string().filter((k) => !['action', 'symbol', 'resolution', 'resume', 'channels', 'id', 'token', '__proto__'].includes(k)), fc.jsonValue(), { maxKeys: 4 });
 
 const validMessage: fc.Arbitrary<{ wire: Record<string, unknown>; msg: ClientMessage }> = fc.oneof(
   fc.tuple(symbol, resolution, resume).map(([s, res, rs]) => ({
     wire: { action: 'subscribe', symbol: s, ...(res.wire === undefined ? {} : { resolution: res.wire }), ...(rs ? { resume: rs } : {}) },
-    msg: { action: 'subscribe', symbol: s, resolutionMs: res.ms, resume: rs } as ClientMessage,
+    msg: { action: 'subscribe', symbol: s, channels: ['book'], resolutionMs: res.ms, resume: rs && { book: rs } } as ClientMessage,
   })),
-  symbol.map((s) => ({ wire: { action: 'unsubscribe', symbol: s }, msg: { action: 'unsubscribe', symbol: s } as ClientMessage })),
+  symbol.map((s) => ({ wire: { action: 'unsubscribe', symbol: s }, msg: { action: 'unsubscribe', symbol: s, channels: undefined } as ClientMessage })),
   fc.option(fc.oneof(fc.string({ maxLength: 64 }), fc.double({ noNaN: true, noDefaultInfinity: true })), { nil: undefined }).map((id) => ({
     wire: id === undefined ? { action: 'ping' } : { action: 'ping', id },
     // JSON writes -0 as 0.

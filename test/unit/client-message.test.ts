@@ -47,6 +47,11 @@ describe('parseClientMessage rejects', () => {
     ['resume with unsafe seq', '{"action":"subscribe","symbol":"A","resume":{"seq":1e300,"epoch":5}}', 'invalid_message', /^resume\.seq: /],
     ['resume without epoch', '{"action":"subscribe","symbol":"A","resume":{"seq":3}}', 'invalid_message', /^resume\.epoch: expected an integer > 0$/],
     ['resume with epoch 0', '{"action":"subscribe","symbol":"A","resume":{"seq":3,"epoch":0}}', 'invalid_message', /^resume\.epoch: /],
+    ['an unknown channel', '{"action":"subscribe","symbol":"A","channels":["book","quotes"]}', 'invalid_message', /^channels\.1: expected one of "book", "trades"$/],
+    ['channels not an array', '{"action":"subscribe","symbol":"A","channels":"trades"}', 'invalid_message', /^channels: expected an array/],
+    ['no channel', '{"action":"subscribe","symbol":"A","channels":[]}', 'invalid_message', /^channels: expected an array/],
+    ['a per-channel resume with a bad seq', '{"action":"subscribe","symbol":"A","resume":{"trades":{"seq":-1,"epoch":2}}}', 'invalid_message', /^resume\.trades\.seq: expected an integer >= 0$/],
+    ['a per-channel resume naming an unknown channel', '{"action":"subscribe","symbol":"A","resume":{"trades":{"seq":1,"epoch":2},"quotes":{}}}', 'invalid_message', /^resume: expected \{"seq","epoch"\} or per channel/],
     ['a ping id object', '{"action":"ping","id":{}}', 'invalid_message', /^id: /],
     ['a ping id too long', `{"action":"ping","id":"${'x'.repeat(65)}"}`, 'invalid_message', /^id: /],
   ])('%s', (_, text, code, message) => {
@@ -65,7 +70,7 @@ describe('parseClientMessage rejects', () => {
 describe('parseClientMessage accepts and normalizes', () => {
   it('a plain subscribe: server-default resolution, no resume', () => {
     expect(accepted('{"action":"subscribe","symbol":"US.AAPL"}'))
-      .toEqual({ action: 'subscribe', symbol: 'US.AAPL', resolutionMs: undefined, resume: undefined });
+      .toEqual({ action: 'subscribe', symbol: 'US.AAPL', channels: ['book'], resolutionMs: undefined, resume: undefined });
   });
 
   it.each([
@@ -78,16 +83,24 @@ describe('parseClientMessage accepts and normalizes', () => {
 
   it('a resume point', () => {
     expect(accepted('{"action":"subscribe","symbol":"A-1_b","resume":{"seq":0,"epoch":1763899200000}}'))
-      .toMatchObject({ resume: { seq: 0, epoch: 1763899200000 } });
+      .toMatchObject({ resume: { book: { seq: 0, epoch: 1763899200000 } } });
+  });
+
+  it('channels, without repeats, and a resume point per channel', () => {
+    expect(accepted('{"action":"subscribe","symbol":"A","channels":["trades","book","trades"],"resume":{"trades":{"seq":7,"epoch":3}}}'))
+      .toEqual({ action: 'subscribe', symbol: 'A', channels: ['trades', 'book'], resolutionMs: undefined, resume: { trades: { seq: 7, epoch: 3 } } });
+    expect(accepted('{"action":"subscribe","symbol":"A","channels":["book","trades"],"resume":{"book":{"seq":1,"epoch":2},"trades":{"seq":0,"epoch":4}}}'))
+      .toMatchObject({ resume: { book: { seq: 1, epoch: 2 }, trades: { seq: 0, epoch: 4 } } });
+    expect(accepted('{"action":"unsubscribe","symbol":"A","channels":["trades"]}')).toEqual({ action: 'unsubscribe', symbol: 'A', channels: ['trades'] });
   });
 
   it('ignores unknown fields, including the last_seq form it does not take as resume', () => {
     expect(accepted('{"action":"subscribe","symbol":"A","last_seq":5,"epoch":2,"channels":["book"]}'))
-      .toEqual({ action: 'subscribe', symbol: 'A', resolutionMs: undefined, resume: undefined });
+      .toEqual({ action: 'subscribe', symbol: 'A', channels: ['book'], resolutionMs: undefined, resume: undefined });
   });
 
   it('unsubscribe and ping with or without id', () => {
-    expect(accepted('{"action":"unsubscribe","symbol":"US.AAPL"}')).toEqual({ action: 'unsubscribe', symbol: 'US.AAPL' });
+    expect(accepted('{"action":"unsubscribe","symbol":"US.AAPL"}')).toEqual({ action: 'unsubscribe', symbol: 'US.AAPL', channels: undefined });
     expect(accepted('{"action":"ping"}')).toEqual({ action: 'ping', id: undefined });
     expect(accepted('{"action":"ping","id":"abc"}')).toEqual({ action: 'ping', id: 'abc' });
     expect(accepted('{"action":"ping","id":7}')).toEqual({ action: 'ping', id: 7 });

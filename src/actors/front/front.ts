@@ -11,7 +11,7 @@ import { CLOSE_GOING_AWAY } from '../../protocol/close-codes.js';
 import { TYPE_RESYNC, maxRecordFrameBytes, reasonBytes } from '../../protocol/encode.js';
 import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
 import type { DatabaseHistoryTask } from '../../store/history-points.js';
-import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_SEQ, SEQ_NONE } from '../../ring/layout.js';
+import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_TRADE, SEQ_NONE } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
@@ -21,10 +21,12 @@ import { workerEntry } from '../worker-url.js';
 import { HistoryTiers, type Points } from './history-tiers.js';
 import { REDIS_OWNER, nodeRedis } from '../../store/redis-connections.js';
 import { type HttpDeps, errorReply, handleHttp } from './http.js';
+import type { TradesSources } from './trades-http.js';
 import type { FrontApi, FrontInit, FrontStats } from './messages.js';
 import type { SupervisorApi } from '../supervisor/messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
+import { FrontTrades } from './trades.js';
 import { CacheLink } from './cache-link.js';
 import { OPS_PATHS, OpsHttp } from './ops-http.js';
 import { isApiPath } from '../../cache/api/api.js';
@@ -65,6 +67,7 @@ export class FrontActor implements FrontApi {
     messagesSent: 0, bytesSent: 0, resyncs: new Map(), conflations: 0, backpressureLimitHits: 0, errorsSent: new Map(),
   };
   private framesPublished = 0;
+  private tradesPublished = 0;
   private readonly rate = { at: Date.now(), frames: 0, perS: 0 };
   private bytesSinceSweep = 0;
   private bytesThisTurn = 0;
@@ -105,7 +108,9 @@ export class FrontActor implements FrontApi {
     if (init.database) {
       this.tiers = new HistoryTiers(this.pool as Piscina, init.database, nodeRedis(this.cfg, init.redisConnections, REDIS_OWNER.front), logger('front'));
     }
-    this.resyncScratch = new Uint8Array(maxFrame);
+    // Direct sends may be a trades snapshot (the recent trades at once): the larger bound.
+    const maxDirect = Math.max(maxFrame, FrontTrades.maxFrameBytes(this.cfg, 32));
+    this.resyncScratch = new Uint8Array(maxDirect);
     // Sweep at least every 4 × WS_CONFLATE_BYTES published, and always before an attached
     // connection could reach the uWS ceiling (one frame of margin below the sweep's "near the
     // ceiling" mark). Frequent sweeps leave the ceiling far away: uWS's buffered amount lags
@@ -132,7 +137,7 @@ export class FrontActor implements FrontApi {
         counters: this.counters,
         access: this.access,
       },
-      maxFrame,
+      maxDirect,
     );
   }
 
@@ -217,6 +222,10 @@ export class FrontActor implements FrontApi {
       }
     }
     const b = at >> 3;
+    if (q.u32[(at >> 2) + FR_KIND] === FRAME_TRADE) {
+      this.publishTrade(sym.trades, q, at);
+      return;
+    }
     let seq = q.f64[b + FR_SEQ];
     if (seq === SEQ_NONE) {
       this.publishStatus(sym, q, at);
@@ -266,6 +275,39 @@ export class FrontActor implements FrontApi {
     this.framesPublished++;
     this.latency.recordMs(nowMs() - q.f64[b + FR_FEED_TS]);
     this.sessions.published(sym);
+  }
+
+  /**
+   * A trade of the symbol's trades channel: the shard's bytes in sequence; after a gap (the frame
+   * queue was full), a new epoch or a front restart, a `trades_snapshot` with the reason, holding
+   * the recent trades up to this one (a subscriber missed at most those, or finds the rest in
+   * GET /trades).
+   */
+  private publishTrade(t: FrontTrades, q: QueueConsumer, at: number): void {
+    const b = at >> 3;
+    const seq = q.f64[b + FR_SEQ];
+    const epoch = q.f64[b + FR_EPOCH];
+    if (epoch === t.epoch && seq <= t.lastSeq) {
+      this.duplicatesDropped++; // re-sent by a shard restarted between queueing and committing
+      return;
+    }
+    if ((epoch === t.epoch && seq === t.lastSeq + 1) || (t.epoch === 0 && seq === 1)) {
+      const from = at + FR_JSON_OFFSET;
+      this.deliver(t.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
+    } else {
+      const reason = t.epoch === 0 ? 'front_restarted' : epoch === t.epoch ? 'gap' : 'epoch_changed';
+      const len = t.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, reasonBytes(reason));
+      if (len < 0) {
+        this.unresolvedGaps++; // overwritten already: a later trade resyncs instead
+        return;
+      }
+      const n = this.server!.subscribers(t.topic);
+      this.counters.resyncs.set(`trades_${reason}`, (this.counters.resyncs.get(`trades_${reason}`) ?? 0) + n);
+      this.deliver(t.topic, this.resyncScratch.subarray(0, len));
+    }
+    t.epoch = epoch;
+    t.lastSeq = seq;
+    this.tradesPublished++;
   }
 
   /**
@@ -374,6 +416,9 @@ export class FrontActor implements FrontApi {
     return { bytes, lastSeq: newest.lastSeq, epoch: newest.epoch, points: memory.points + (db?.points ?? 0) };
   }
 
+  /** Where GET /trades reads beyond the trade rings. */
+  private readonly tradeSources: TradesSources = {};
+
   private get httpDeps(): HttpDeps {
     return {
       cfg: this.cfg,
@@ -381,6 +426,7 @@ export class FrontActor implements FrontApi {
       symbol: (name) => this.byName.get(name),
       history: (sym, res, fromMs) => this.buildHistory(sym, res, fromMs),
       stats: async () => ({ ...(await this.supervisor.stats()), front: this.stats() }),
+      trades: this.tradeSources,
       health: async () => {
         const components = await this.supervisor.health();
         const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);
@@ -407,6 +453,7 @@ export class FrontActor implements FrontApi {
       messagesSent: this.counters.messagesSent,
       bytesSent: this.counters.bytesSent,
       framesPublished: this.framesPublished,
+      tradesPublished: this.tradesPublished,
       publishedPerS: this.rate.perS,
       duplicatesDropped: this.duplicatesDropped,
       statusesPublished: this.statusesPublished,

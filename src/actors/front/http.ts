@@ -1,4 +1,4 @@
-// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history; the error shape of every path.
+// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history, trades; the error shape of every path.
 
 import { API_PREFIX } from '../../cache/api/api.js';
 import { ApiError, errorReply as apiErrorReply } from '../../cache/api/replies.js';
@@ -11,6 +11,7 @@ import type { ComponentHealth } from '../supervisor/messages.js';
 import type { HistoryResult } from './sessions.js';
 import type { FrontSymbol } from './symbols.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
+import { type TradesSources, tradesReply } from './trades-http.js';
 
 export interface HttpDeps {
   cfg: Config;
@@ -19,6 +20,7 @@ export interface HttpDeps {
   history(sym: FrontSymbol, resolutionMs: number, fromMs?: number): Promise<HistoryResult>;
   stats(): Promise<unknown>;
   health(): Promise<Record<string, ComponentHealth>>;
+  trades: TradesSources;
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
@@ -50,6 +52,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
+  { method: 'GET', path: '/trades/{symbol}', description: 'recent trades (?limit=100, from memory or Redis), or ?from=&to= (ISO or ms) from PostgreSQL; oldest first', access: 'read' },
   { method: 'GET', path: '/ws', description: 'WebSocket: auth, subscribe, unsubscribe, ping; history, then live updates', access: 'public' },
   { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing', access: 'public' },
 ];
@@ -64,6 +67,18 @@ function routeIndex(): HttpReply {
 }
 
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
+const TRADES = /^\/trades\/([^/]+)$/;
+
+/** The symbol a path segment names, or the 400/404 reply saying why not. */
+function symbolOf(segment: string, d: HttpDeps): FrontSymbol | HttpReply {
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    return error(400, 'invalid_parameter', 'symbol: malformed %-escape in the path');
+  }
+  return d.symbol(name) ?? error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
+}
 /** `?hours=` of /history: 1 hour to 30 days. */
 const MAX_HOURS = 720;
 /** Points one response may hold; a longer range is served at a coarser resolution. */
@@ -84,6 +99,7 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
         symbols: d.symbols().map((s) => ({
           symbol: s.name, shard: s.shard, epoch: s.epoch, seq: s.lastSeq, stale: s.stale,
           status: s.lastSeq === 0 && s.status === 'live' ? 'no_data' : s.status,
+          trades: { epoch: s.trades.epoch, seq: s.trades.lastSeq },
         })),
       });
     case '/stats':
@@ -93,16 +109,15 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   if (req.url === '/ws' || req.url.startsWith('/ws/')) {
     return error(426, 'upgrade_required', `${req.url} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
   }
+  const t = TRADES.exec(req.url);
+  if (t) {
+    const sym = symbolOf(t[1], d);
+    return 'body' in sym ? sym : tradesReply(sym.trades, req.query, d.trades);
+  }
   const m = ORDERBOOK.exec(req.url);
   if (!m) return error(404, 'not_found', `no route ${req.url}: GET / lists every route`);
-  let name: string;
-  try {
-    name = decodeURIComponent(m[1]);
-  } catch {
-    return error(400, 'invalid_parameter', 'symbol: malformed %-escape in the path');
-  }
-  const sym = d.symbol(name);
-  if (!sym) return error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
+  const sym = symbolOf(m[1], d);
+  if ('body' in sym) return sym;
   if (m[2] === 'latest') return latest(sym);
   const resolution = req.query.get('resolution');
   let resolutionMs = d.cfg.historyResolutionMs;

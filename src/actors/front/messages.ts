@@ -26,6 +26,7 @@ export interface FrontStats {
   messagesSent: number; // deliveries: one per subscriber per published frame, plus direct sends
   bytesSent: number;
   framesPublished: number;
+  tradesPublished: number; // trade frames published on trades:<symbol> topics
   publishedPerS: number; // frames published in the last second
   duplicatesDropped: number; // frames re-sent by a restarted shard, or covered by a resync
   statusesPublished: number; // status frames from the shards (resyncing) published to their topic

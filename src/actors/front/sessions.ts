@@ -14,12 +14,12 @@
 
 import type { Config } from '../../config.js';
 import {
-  type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
+  CHANNELS, type Channel, type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_RATE_LIMITED, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
 import { MessageRate, type RateState, RateVerdict } from './message-rate.js';
-import type { FrontSymbol } from './symbols.js';
+import type { FrontSymbol, Stream } from './symbols.js';
 import { SEND_DROPPED, type Socket } from './uws.js';
 import type { AccessState, WsAccess } from './ws-access.js';
 
@@ -62,7 +62,8 @@ const LIVE = 3;
 
 interface Subscription {
   readonly ws: Socket<Session>;
-  readonly sym: FrontSymbol;
+  /** A symbol's book (history, snapshot, updates, statuses) or its trades (recent trades, then each trade). */
+  readonly stream: Stream;
   state: number;
   epoch: number; // of deliveredSeq
   deliveredSeq: number; // last seq the client has (Detached); -1: must resync
@@ -72,7 +73,7 @@ interface Subscription {
   history?: HistoryResult;
   /** The symbol had no valid book when the client subscribed: its first snapshot is still owed. */
   awaitingFirst: boolean;
-  /** Taken off the topic (conflated) while the symbol was stale or resyncing: it may have missed the `live` that ended it. */
+  /** Book: taken off the topic (conflated) while the symbol was stale or resyncing: it may have missed the `live` that ended it. */
   detachedInStatus: boolean;
   /** Pending: the history resolution asked for. */
   resolutionMs: number;
@@ -80,6 +81,7 @@ interface Subscription {
 
 export interface Session extends AccessState {
   readonly id: string;
+  /** By stream key (a symbol's book: 2·id, its trades: 2·id + 1). */
   readonly subs: Map<number, Subscription>;
   readonly rate: RateState;
   /** History builds of this connection in the snapshot pool, and subscriptions waiting for one. */
@@ -94,7 +96,7 @@ export class Sessions {
   readonly sockets = new Set<Socket<Session>>();
   /** Subscriptions that can progress when their connection has room (not Live, not Pending). */
   private readonly waiting = new Set<Subscription>();
-  /** Seams waiting for the front to publish their history's last seq, by symbol id. */
+  /** Book subscriptions waiting for the front to publish a seq (their history's last, or the first), by stream key. */
   private readonly seams = new Map<number, Set<Subscription>>();
   private readonly scratch: Uint8Array;
   private nextClientId = 1;
@@ -206,13 +208,18 @@ export class Sessions {
     switch (msg.action) {
       case 'unsubscribe': {
         const sym = this.d.symbolByName(msg.symbol);
-        const sub = sym && ws.getUserData().subs.get(sym.id);
-        if (!sym || !sub) {
-          this.error(ws, 'not_subscribed', `not subscribed to ${msg.symbol}`, msg.symbol);
+        const subs: Subscription[] = [];
+        for (const c of msg.channels ?? CHANNELS) {
+          const sub = sym && session.subs.get(streamOf(sym, c).key);
+          if (sub) subs.push(sub);
+        }
+        if (subs.length === 0) {
+          const which = msg.channels ? ` (${msg.channels.join(', ')})` : '';
+          this.error(ws, 'not_subscribed', `not subscribed to ${msg.symbol}${which}`, msg.symbol);
           return;
         }
-        this.drop(sub);
-        this.sendText(ws, unsubscribedFrame(msg.symbol));
+        for (const sub of subs) this.drop(sub);
+        this.sendText(ws, unsubscribedFrame(msg.symbol, msg.channels));
         return;
       }
       case 'subscribe':
@@ -233,22 +240,38 @@ export class Sessions {
       this.error(ws, 'unknown_symbol', `unknown symbol ${msg.symbol}: GET /symbols lists the symbols served`, msg.symbol);
       return;
     }
-    const existing = session.subs.get(sym.id);
-    if (existing) this.drop(existing); // a repeated subscribe starts over, as after a reload
-    else if (session.subs.size >= this.d.cfg.wsMaxSubscriptions) {
-      this.error(ws, 'too_many_subscriptions', `at most ${this.d.cfg.wsMaxSubscriptions} subscriptions per connection (WS_MAX_SUBSCRIPTIONS)`, msg.symbol);
+    const fresh = msg.channels.filter((c) => !session.subs.has(streamOf(sym, c).key)).length;
+    if (session.subs.size + fresh > this.d.cfg.wsMaxSubscriptions) {
+      this.error(ws, 'too_many_subscriptions', `at most ${this.d.cfg.wsMaxSubscriptions} subscriptions per connection, one per symbol and channel (WS_MAX_SUBSCRIPTIONS)`, msg.symbol);
       return;
     }
+    for (const c of msg.channels) {
+      if (c === 'book') this.subscribeBook(ws, sym, msg);
+      else this.subscribeTrades(ws, sym, msg);
+    }
+  }
+
+  /** A new subscription to `stream`, replacing the connection's current one (a repeated subscribe starts over, as after a reload). */
+  private add(ws: Socket<Session>, stream: Stream, maxReplay: number): Subscription {
+    const session = ws.getUserData();
+    const existing = session.subs.get(stream.key);
+    if (existing) this.drop(existing);
     const sub: Subscription = {
-      ws, sym, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay: this.d.cfg.rawCapacity, resyncReason: 'resume_unavailable',
+      ws, stream, state: DETACHED, epoch: 0, deliveredSeq: 0, maxReplay, resyncReason: 'resume_unavailable',
       awaitingFirst: false, detachedInStatus: false, resolutionMs: 0,
     };
-    session.subs.set(sym.id, sub);
+    session.subs.set(stream.key, sub);
     this.subscriptions++;
+    return sub;
+  }
 
-    if (msg.resume) {
-      sub.epoch = msg.resume.epoch;
-      sub.deliveredSeq = msg.resume.seq;
+  private subscribeBook(ws: Socket<Session>, sym: FrontSymbol, msg: Extract<ClientMessage, { action: 'subscribe' }>): void {
+    const session = ws.getUserData();
+    const sub = this.add(ws, sym, this.d.cfg.rawCapacity);
+    const resume = msg.resume?.book;
+    if (resume) {
+      sub.epoch = resume.epoch;
+      sub.deliveredSeq = resume.seq;
       this.progress(sub);
       return;
     }
@@ -266,8 +289,26 @@ export class Sessions {
     else session.historyQueue.add(sub);
   }
 
+  /**
+   * Trades: a `trades_snapshot` of the recent trades (TRADES_ON_SUBSCRIBE) at the published trade
+   * seq, then every trade from the next seq; a resume replays the missed trades from the ring.
+   */
+  private subscribeTrades(ws: Socket<Session>, sym: FrontSymbol, msg: Extract<ClientMessage, { action: 'subscribe' }>): void {
+    const trades = sym.trades;
+    const sub = this.add(ws, trades, this.d.cfg.tradeCapacity);
+    const resume = msg.resume?.trades;
+    if (resume) {
+      sub.epoch = resume.epoch;
+      sub.deliveredSeq = resume.seq;
+    } else {
+      this.sendSnapshotAt(sub, trades.lastSeq, trades.epoch);
+    }
+    this.progress(sub);
+  }
+
   private buildHistory(sub: Subscription): void {
-    const { ws, sym } = sub;
+    const { ws } = sub;
+    const sym = sub.stream as FrontSymbol; // only book subscriptions have history
     const session = ws.getUserData();
     session.historyInFlight++;
     const done = () => {
@@ -284,14 +325,14 @@ export class Sessions {
     this.d.buildHistory(sym, sub.resolutionMs).then(
       (h) => {
         done();
-        if (session.closed || session.subs.get(sym.id) !== sub) return; // gone or replaced meanwhile
+        if (session.closed || session.subs.get(sym.key) !== sub) return; // gone or replaced meanwhile
         sub.history = h;
         sub.state = SEAM;
         this.progress(sub);
       },
       (e: unknown) => {
         done();
-        if (session.closed || session.subs.get(sym.id) !== sub) return;
+        if (session.closed || session.subs.get(sym.key) !== sub) return;
         this.drop(sub);
         this.error(ws, 'internal', `history for ${sym.name} failed: ${(e as Error)?.message ?? e}`, sym.name);
       },
@@ -300,15 +341,15 @@ export class Sessions {
 
   /** Removes a subscription in any state. */
   private drop(sub: Subscription): void {
-    if (sub.state === LIVE) sub.ws.unsubscribe(sub.sym.topic);
+    if (sub.state === LIVE) sub.ws.unsubscribe(sub.stream.topic);
     this.forget(sub);
-    sub.ws.getUserData().subs.delete(sub.sym.id);
+    sub.ws.getUserData().subs.delete(sub.stream.key);
   }
 
   private forget(sub: Subscription): void {
     this.waiting.delete(sub);
     sub.ws.getUserData().historyQueue.delete(sub);
-    this.seams.get(sub.sym.id)?.delete(sub);
+    this.seams.get(sub.stream.key)?.delete(sub);
     this.subscriptions--;
     if (sub.state === PENDING || sub.state === SEAM) this.pendingSubscriptions--;
   }
@@ -317,13 +358,15 @@ export class Sessions {
 
   /** Advances `sub` as far as its connection's room and the published sequence allow. */
   private progress(sub: Subscription): void {
-    const { ws, sym } = sub;
+    const { ws, stream } = sub;
     if (ws.getUserData().closed) return;
+    if (stream.channel === 'trades') return this.progressTrades(sub);
+    const sym = stream;
     if (sub.state === SEAM) {
       const h = sub.history!;
       // History may cover updates the shard committed but the front has not published yet.
       if (h.epoch === sym.epoch && h.lastSeq > sym.lastSeq) return this.waitForSeq(sub);
-      this.seams.get(sym.id)?.delete(sub);
+      this.seams.get(sym.key)?.delete(sub);
       if (!this.hasRoom(ws)) return this.wait(sub);
       sub.history = undefined;
       this.send(ws, h.bytes);
@@ -346,7 +389,7 @@ export class Sessions {
     }
     if (!this.hasRoom(ws)) return this.wait(sub);
     if (sub.awaitingFirst) {
-      this.seams.get(sym.id)?.delete(sub);
+      this.seams.get(sym.key)?.delete(sub);
       sub.awaitingFirst = false;
       this.sendSnapshotAt(sub, sym.lastSeq, sym.epoch);
     }
@@ -364,13 +407,23 @@ export class Sessions {
     sub.state = LIVE;
   }
 
+  /** A trades subscription: catch up from the trade ring (or resync), then onto the topic. No history, no statuses. */
+  private progressTrades(sub: Subscription): void {
+    const { ws, stream } = sub;
+    if (!this.hasRoom(ws)) return this.wait(sub);
+    if ((sub.epoch !== stream.epoch || sub.deliveredSeq !== stream.lastSeq) && !this.catchUp(sub)) return this.wait(sub);
+    this.waiting.delete(sub);
+    ws.subscribe(stream.topic);
+    sub.state = LIVE;
+  }
+
   private wait(sub: Subscription): void {
     this.waiting.add(sub);
   }
 
   private waitForSeq(sub: Subscription): void {
-    let set = this.seams.get(sub.sym.id);
-    if (!set) this.seams.set(sub.sym.id, (set = new Set()));
+    let set = this.seams.get(sub.stream.key);
+    if (!set) this.seams.set(sub.stream.key, (set = new Set()));
     set.add(sub);
   }
 
@@ -380,7 +433,7 @@ export class Sessions {
    * Returns false if it stopped for lack of room (deliveredSeq says where to continue).
    */
   private catchUp(sub: Subscription): boolean {
-    const { ws, sym } = sub;
+    const { ws, stream: sym } = sub;
     const missing = sym.lastSeq - sub.deliveredSeq;
     const replayable =
       sub.epoch === sym.epoch && sub.deliveredSeq >= 0 && missing > 0 && missing <= sub.maxReplay &&
@@ -407,11 +460,12 @@ export class Sessions {
   /** Sends the stored update `seq` as an orderbook_snapshot; records it as delivered. */
   private sendSnapshotAt(sub: Subscription, seq: number, epoch: number): void {
     sub.epoch = epoch;
-    if (seq === 0) {
+    if (seq === 0 && sub.stream.channel === 'book') {
       sub.deliveredSeq = 0;
       return;
     }
-    const len = sub.sym.encode(this.scratch, TYPE_SNAPSHOT, seq, epoch);
+    // A trades subscription always starts with a trades_snapshot, empty before the first trade.
+    const len = sub.stream.encode(this.scratch, TYPE_SNAPSHOT, seq, epoch);
     if (len >= 0 && this.send(sub.ws, this.scratch.subarray(0, len))) sub.deliveredSeq = seq;
     else {
       sub.deliveredSeq = -1; // gone from the ring already: the catch-up resyncs
@@ -443,9 +497,10 @@ export class Sessions {
   private conflate(ws: Socket<Session>): void {
     for (const sub of ws.getUserData().subs.values()) {
       if (sub.state !== LIVE) continue;
-      ws.unsubscribe(sub.sym.topic);
+      const stream = sub.stream;
+      ws.unsubscribe(stream.topic);
       sub.state = DETACHED;
-      sub.epoch = sub.sym.epoch;
+      sub.epoch = stream.epoch;
       // Unknown, not lastSeq: frames published this loop turn may still be queued inside uWS,
       // and a socket that unsubscribes before they are flushed does not get them. Always come
       // back through an explicit resync (re-attaching silently when nothing new was published
@@ -454,15 +509,15 @@ export class Sessions {
       sub.maxReplay = 0; // conflate: the latest state, not the backlog
       sub.resyncReason = 'slow_consumer';
       // Set already when its status frame is still inside uWS, undelivered: then too it is owed.
-      sub.detachedInStatus = sub.sym.status !== 'live';
+      sub.detachedInStatus = stream.channel === 'book' && stream.status !== 'live';
       this.d.counters.conflations++;
       this.wait(sub);
     }
   }
 
-  /** Called after a frame of `sym` was published: seams waiting for that seq can finish. */
+  /** Called after a book frame of `sym` was published: seams waiting for that seq can finish. */
   published(sym: FrontSymbol): void {
-    const set = this.seams.get(sym.id);
+    const set = this.seams.get(sym.key);
     if (set === undefined || set.size === 0) return;
     for (const sub of set) this.progress(sub); // each leaves the set once its seq is published
   }
@@ -508,4 +563,9 @@ export class Sessions {
   private count(m: Map<string, number>, key: string): void {
     m.set(key, (m.get(key) ?? 0) + 1);
   }
+}
+
+/** The stream of `sym` a channel names. */
+function streamOf(sym: FrontSymbol, channel: Channel): Stream {
+  return channel === 'book' ? sym : sym.trades;
 }

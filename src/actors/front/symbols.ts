@@ -5,8 +5,15 @@ import { H_LAST_FEED_TS, H_LAST_SEQ } from '../../ring/layout.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
 import { encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
 import type { SymbolRegistration } from '../registry.js';
+import { FrontTrades } from './trades.js';
+
+/** What a subscription follows: a symbol's book, or its trades. */
+export type Stream = FrontSymbol | FrontTrades;
 
 export class FrontSymbol {
+  readonly channel = 'book';
+  /** Key of a subscription to this symbol's book within a connection (its trades: 2·id + 1). */
+  readonly key: number;
   readonly id: number;
   readonly name: string;
   readonly shard: number;
@@ -31,9 +38,12 @@ export class FrontSymbol {
   /** When the store was created: its history ring holds nothing older. */
   readonly registeredAt: number;
   private readonly rec: Float64Array;
+  /** The symbol's trades channel. */
+  readonly trades: FrontTrades;
 
   constructor(r: SymbolRegistration, private readonly cfg: Config) {
     this.id = r.id;
+    this.key = 2 * r.id;
     this.name = r.name;
     this.shard = r.shard;
     this.registeredAt = r.registeredAtMs;
@@ -42,6 +52,7 @@ export class FrontSymbol {
     this.symbolJson = symbolJsonBytes(r.name);
     this.maxFrameBytes = maxRecordFrameBytes(cfg.depth, this.symbolJson.length);
     this.rec = new Float64Array(this.store.rawFields);
+    this.trades = new FrontTrades(r.id, r.name, this.symbolJson, r.trades, cfg);
     // A store seeded with its stored sequence (after a restart) counts as published up to there:
     // the first subscriber gets the stored book as its snapshot, the next frame is seq + 1. (Not
     // read from the header: for a symbol registered while running, frames the shard already

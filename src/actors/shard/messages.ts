@@ -42,6 +42,8 @@ export interface ShardStats {
   resets: number;
   resyncingSymbols: number;
   statusQueueFull: number; // status frames not queued for the front (its frame queue was full)
+  /** The trades channel: trades sequenced, damaged records refused, new trade epochs, frames the full frame queue refused. */
+  trades: { accepted: number; rejected: number; newEpochs: number; frameQueueFull: number };
   inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together
   inputQueues: { name: string; depthBytes: number; capacityBytes: number }[];
   frameQueue: { depthBytes: number; capacityBytes: number };

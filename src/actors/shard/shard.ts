@@ -20,7 +20,9 @@
 // symbol is fed through exactly one input, which keeps the replay check (the input position in
 // the header) meaningful: positions of different queues are unrelated numbers.
 // A resyncing record takes no seq: it marks the symbol (deltas wait for a snapshot) and queues
-// a status frame (FR_SEQ 0) for the front. A snapshot with the reset flag is applied as any
+// a status frame (FR_SEQ 0) for the front. A trade record takes the next seq of the symbol's
+// trades channel (its own sequence and epoch, in the symbol's trade store), in the same order
+// of steps: ring slot, frame, writer row, header; the replay check covers both headers. A snapshot with the reset flag is applied as any
 // snapshot and its raw record keeps the flag (R_FLAGS), so every encoding of that seq says so.
 
 import { Book } from '../../book/book.js';
@@ -31,11 +33,16 @@ import {
   FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE,
   H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
   IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
-  KIND_RESYNCING, KIND_SNAPSHOT_RESET, MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
-  R_FLAGS, R_METRICS, RAW_RESET, SEQ_NONE, rawRecordBytes,
+  IN_TRADE_ID, IN_TRADE_ID_LENGTH, IN_TRADE_PRICE, IN_TRADE_SIDE, IN_TRADE_SIZE, FRAME_TRADE,
+  KIND_RESYNCING, KIND_SNAPSHOT_RESET, KIND_TRADE, MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
+  R_FLAGS, R_METRICS, RAW_RESET, ROW_TRADE, SEQ_NONE, TH_EPOCH, TH_LAST_INPUT_POS, TH_LAST_SEQ, TRADE_BUY, TRADE_ID_MAX_BYTES,
+  TRADE_RECORD_BYTES, TRADE_RECORD_FIELDS, TRADE_SELL, T_EPOCH, T_EXCHANGE_TS, T_FEED_TS, T_ID, T_ID_LENGTH, T_PRICE, T_SEQ,
+  T_SIDE, T_SIZE, rawRecordBytes,
 } from '../../ring/layout.js';
 import { Doorbell, QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
+import { TradeStore } from '../../ring/trade-store.js';
+import { encodeTrade, maxTradeFrameBytes } from '../../protocol/trade-frames.js';
 import {
   STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus, maxRecordFrameBytes, maxStatusFrameBytes, symbolJsonBytes,
 } from '../../protocol/encode.js';
@@ -73,16 +80,25 @@ class OwnedSymbol {
    * empty): whichever book ends the resync carries the flag, not only the one the feed marked.
    */
   resetOwed = false;
+  /** The trades channel: its own sequence (0: no trade yet in this epoch). */
+  tradeEpoch = 0;
+  lastTradeSeq = 0;
+  lastTradeInputPos = -1;
   readonly symbolJson: Uint8Array;
   readonly maxFrameBytes: number;
   readonly maxStatusBytes: number;
+  readonly maxTradeFrameBytes: number;
 
   /** `input`: the index of the one input queue this symbol's records come through. */
-  constructor(readonly id: number, readonly name: string, readonly store: SymbolStore, depth: number, readonly input: number) {
+  constructor(
+    readonly id: number, readonly name: string, readonly store: SymbolStore, readonly trades: TradeStore,
+    depth: number, readonly input: number,
+  ) {
     this.book = new Book(depth);
     this.symbolJson = symbolJsonBytes(name);
     this.maxFrameBytes = FR_JSON_OFFSET + maxRecordFrameBytes(depth, this.symbolJson.length);
     this.maxStatusBytes = FR_JSON_OFFSET + maxStatusFrameBytes(this.symbolJson.length);
+    this.maxTradeFrameBytes = FR_JSON_OFFSET + maxTradeFrameBytes(this.symbolJson.length);
   }
 }
 
@@ -118,6 +134,10 @@ export class ShardActor implements ShardApi {
   private resyncs = 0;
   private resets = 0;
   private statusQueueFull = 0;
+  private trades = 0;
+  private tradeNewEpochs = 0;
+  private tradeFrameQueueFull = 0;
+  private tradesRejected = 0;
 
   constructor(private readonly init: ShardInit) {
     this.cfg = init.config;
@@ -141,8 +161,9 @@ export class ShardActor implements ShardApi {
     const store = new SymbolStore(r.store, {
       depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity,
     });
-    const s = new OwnedSymbol(r.id, r.name, store, this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
+    const s = new OwnedSymbol(r.id, r.name, store, new TradeStore(r.trades), this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
     this.owned[r.id] = s;
+    this.adoptTrades(s);
     if (store.headerTorn()) {
       // The previous owner died inside a header write: the sequence cannot be proven
       // continuous, so the next accepted update starts a new epoch (clients get a resync).
@@ -165,6 +186,22 @@ export class ShardActor implements ShardApi {
         s.needsSnapshot = true;
       }
     }
+  }
+
+  /**
+   * Continues the symbol's trade sequence from its trade store. A torn header (the predecessor died
+   * inside it) cannot prove the sequence continuous: the next trade starts a new epoch.
+   */
+  private adoptTrades(s: OwnedSymbol): void {
+    const t = s.trades;
+    if (t.headerTorn()) {
+      t.resetHeaderLock();
+      return;
+    }
+    if (!t.readHeader()) return;
+    s.tradeEpoch = t.header[TH_EPOCH];
+    s.lastTradeSeq = t.header[TH_LAST_SEQ];
+    s.lastTradeInputPos = t.header[TH_LAST_INPUT_POS];
   }
 
   async run(): Promise<void> {
@@ -228,7 +265,7 @@ export class ShardActor implements ShardApi {
       }
       return true;
     }
-    if (position === s.lastInputPos) {
+    if (position === s.lastInputPos || position === s.lastTradeInputPos) {
       this.skippedReplays++; // applied by our predecessor just before it died
       return true;
     }
@@ -237,6 +274,7 @@ export class ShardActor implements ShardApi {
       this.resyncing(s, q, at);
       return true;
     }
+    if (kind === KIND_TRADE) return this.trade(s, q, at, position);
     const rq = this.rows;
     const ra = rq ? rq.reserve(this.rowBytes) : 0;
     if (ra < 0) return false;
@@ -375,6 +413,80 @@ export class ShardActor implements ShardApi {
     fq.commit(FR_JSON_OFFSET + jsonLength, s.id); // rare: wake the front now
   }
 
+  /**
+   * A trade: the next seq of the symbol's trades channel. Ring slot, frame (encoded once), writer
+   * row (the slot's record as it is), then the header; false when the writer's queue is full.
+   * Trades flow while the book resyncs: they are the exchange's, whatever the book's state.
+   */
+  private trade(s: OwnedSymbol, q: QueueConsumer, at: number, position: number): boolean {
+    const rq = this.rows;
+    const ra = rq ? rq.reserve(TRADE_RECORD_BYTES) : 0;
+    if (ra < 0) return false;
+    const w = at >> 2;
+    const b = at >> 3;
+    const idLength = q.u32[w + IN_TRADE_ID_LENGTH];
+    const side = q.u32[w + IN_TRADE_SIDE];
+    const price = q.f64[b + IN_TRADE_PRICE];
+    const size = q.f64[b + IN_TRADE_SIZE];
+    if (
+      idLength === 0 || idLength > TRADE_ID_MAX_BYTES || IN_TRADE_ID + idLength > q.length ||
+      (side !== TRADE_BUY && side !== TRADE_SELL) || !(price > 0 && price < Infinity) || !(size > 0 && size < Infinity)
+    ) {
+      this.tradesRejected++; // the feed checks trades before queueing them: a damaged record
+      return true;
+    }
+    if (s.tradeEpoch === 0) {
+      s.tradeEpoch = Math.max(Date.now(), s.trades.f64[TH_EPOCH] + 1);
+      s.lastTradeSeq = 0;
+      this.tradeNewEpochs++;
+    }
+    const seq = s.lastTradeSeq + 1;
+    const feedTs = q.f64[b + IN_FEED_TS];
+    const ts = s.trades;
+    const f = ts.f64;
+    const slot = ts.slot(seq);
+    ts.beginWrite(slot * 2);
+    f[slot + T_SEQ] = seq;
+    f[slot + T_EPOCH] = s.tradeEpoch;
+    f[slot + T_FEED_TS] = feedTs;
+    f[slot + T_EXCHANGE_TS] = q.f64[b + IN_EXCHANGE_TS];
+    f[slot + T_PRICE] = price;
+    f[slot + T_SIZE] = size;
+    f[slot + T_SIDE] = side;
+    f[slot + T_ID_LENGTH] = idLength;
+    const idAt = (slot + T_ID) * 8;
+    for (let i = 0; i < idLength; i++) ts.bytes[idAt + i] = q.bytes[at + IN_TRADE_ID + i];
+    ts.endWrite(slot * 2);
+
+    const fq = this.frames;
+    const fa = fq.reserve(s.maxTradeFrameBytes);
+    if (fa >= 0) {
+      const fb = fa >> 3;
+      fq.f64[fb + FR_SEQ] = seq;
+      fq.f64[fb + FR_EPOCH] = s.tradeEpoch;
+      fq.f64[fb + FR_FEED_TS] = feedTs;
+      const end = encodeTrade(fq.bytes, fa + FR_JSON_OFFSET, s.symbolJson, f, slot);
+      const jsonLength = end - (fa + FR_JSON_OFFSET);
+      fq.u32[(fa >> 2) + FR_KIND] = FRAME_TRADE;
+      fq.u32[(fa >> 2) + FR_JSON_LENGTH] = jsonLength;
+      fq.commit(FR_JSON_OFFSET + jsonLength, s.id, (++this.unwoken & (WAKE_EVERY - 1)) === 0);
+    } else {
+      this.tradeFrameQueueFull++; // the front sees the trade seq jump and resyncs the channel from the ring
+    }
+
+    if (rq) {
+      const rb = ra >> 3;
+      for (let i = 0; i < TRADE_RECORD_FIELDS; i++) rq.f64[rb + i] = f[slot + i];
+      rq.commit(TRADE_RECORD_BYTES, s.id + ROW_TRADE, false);
+    }
+
+    ts.commitHeader(s.tradeEpoch, seq, feedTs, position);
+    s.lastTradeSeq = seq;
+    s.lastTradeInputPos = position;
+    this.trades++;
+    return true;
+  }
+
   private startEpoch(s: OwnedSymbol): void {
     const previous = s.store.f64[H_EPOCH];
     s.epoch = Math.max(Date.now(), previous + 1);
@@ -406,6 +518,7 @@ export class ShardActor implements ShardApi {
       resets: this.resets,
       resyncingSymbols: this.owned.reduce((n, s) => n + (s?.resyncing ? 1 : 0), 0),
       statusQueueFull: this.statusQueueFull,
+      trades: { accepted: this.trades, rejected: this.tradesRejected, newEpochs: this.tradeNewEpochs, frameQueueFull: this.tradeFrameQueueFull },
       inputQueue: {
         depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
         capacityBytes: inputQueues.reduce((n, q) => n + q.capacityBytes, 0),

@@ -21,7 +21,7 @@ export interface FeedActorStatus {
 export interface SupervisorStats {
   uptimeS: number;
   /** The main thread's feeds (simulator, replay) through the router; `none` when FEEDS names only exchanges. */
-  feed: { name: string; offered: number; queueFullDrops: number; malformed: number; lastMalformed?: string; own?: Record<string, number> };
+  feed: { name: string; offered: number; queueFullDrops: number; tradesOffered: number; tradeQueueFullDrops: number; malformed: number; lastMalformed?: string; own?: Record<string, number> };
   /** The exchange feeds, one actor each. */
   feeds: FeedActorStatus[];
   restarts: number;

@@ -212,6 +212,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       depth: c.depth,
       seed: c.simSeed ?? Date.now() % 2 ** 31,
       tickIntervalMs: c.simTickMs,
+      tradesPerUpdate: c.simTradesPerUpdate,
     });
     const replay = (path: string) => new ReplayFeed({ path, speed: c.replaySpeed, maxLevels: c.depth });
     if (!c.feeds) return [c.feed === 'replay' ? replay(c.replayFile!) : simulator(c.symbols ?? DEFAULT_SYMBOLS)];
@@ -464,7 +465,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       feed: {
         name: this.feeds.length > 0 ? this.feeds.map((f) => f.name).join('+') : 'none',
-        offered: c.offered, queueFullDrops: c.queueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed, own,
+        offered: c.offered, queueFullDrops: c.queueFullDrops, tradesOffered: c.tradesOffered, tradeQueueFullDrops: c.tradeQueueFullDrops, malformed: c.malformed, lastMalformed: c.lastMalformed, own,
       },
       feeds: await this.feedStatuses(),
       restarts: this.shards.reduce((n, h) => n + h.restarts, 0) + (this.front?.restarts ?? 0) + (this.cache?.restarts ?? 0) + (this.writer?.restarts ?? 0)
