@@ -126,6 +126,20 @@ describe('the trades channel', () => {
     again.close();
   }, 30_000);
 
+  it('a resume it cannot serve from the ring is a trades_snapshot with the reason, at the current seq', async () => {
+    const c = await TestClient.connect(rt.ws);
+    c.send({ action: 'subscribe', symbol: SYMBOL, channels: ['trades'], resume: { trades: { seq: 5, epoch: 1 } } });
+    const snap = await c.waitFor((m) => m.type === 'trades_snapshot');
+    const current = await rt.get<{ symbols: { symbol: string; trades: { epoch: number; seq: number } }[] }>('/symbols');
+    const t = current.body.symbols.find((s) => s.symbol === SYMBOL)!.trades;
+    expect(snap).toMatchObject({ reason: 'epoch_changed', epoch: t.epoch });
+    expect(Number(snap.seq)).toBeLessThanOrEqual(t.seq);
+    const items = snap.trades as TradeItem[];
+    expect(items.length).toBe(Math.min(rt.cfg.tradesOnSubscribe, Number(snap.seq)));
+    expect(items.at(-1)!.seq).toBe(snap.seq);
+    c.close();
+  });
+
   it('the simulator prints each trade at the best ask (buy) or bid (sell) of the book it just published', async () => {
     const c = await TestClient.connect(rt.ws);
     c.send({ action: 'subscribe', symbol: 'US.AAPL', channels: ['book', 'trades'], resolution: 'none' });
