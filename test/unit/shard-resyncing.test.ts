@@ -160,4 +160,27 @@ describe('shard: resyncing and reset', () => {
     expect(t.taken().map((f) => f.seq)).toEqual([1]);
     expect(t.shard.stats().inputQueues.map((q) => q.name)).toEqual(['supervisor', 'feed-kraken']);
   });
+
+  it('owes a resyncing status the full frame queue refused, and queues it once there is room, while the symbol still resyncs', () => {
+    const t = rig();
+    // Fill the frame queue with books nobody takes.
+    let bid = 100;
+    for (let round = 0; round < 40 && t.shard.stats().frameQueueFull === 0; round++) {
+      for (let i = 0; i < 200; i++) t.book(1, KIND_SNAPSHOT, (bid += 0.5), bid + 1);
+      t.drain();
+    }
+    expect(t.shard.stats().frameQueueFull).toBeGreaterThan(0);
+    // Statuses are small: the first few may still fit in what the books left.
+    let n = 0;
+    while (t.shard.stats().statusQueueFull === 0 && n < 50) {
+      expect(writeResyncingRecord(t.producers[1], 0, `gap${++n}`, Date.now())).toBe(true);
+      t.drain();
+    }
+    expect(t.shard.stats()).toMatchObject({ statusQueueFull: 1, statusesOwed: 1, resyncingSymbols: 1 });
+    const queued = t.taken().filter((f) => f.kind === FRAME_STATUS).map((f) => f.json.reason);
+    expect(queued).not.toContain(`gap${n}`);
+    (t.shard as unknown as { retryStatuses(): void }).retryStatuses(); // what the run loop does after each turn
+    expect(t.taken().map((f) => [f.seq, f.kind, f.json.status, f.json.reason])).toEqual([[SEQ_NONE, FRAME_STATUS, 'resyncing', `gap${n}`]]);
+    expect(t.shard.stats().statusesOwed).toBe(0);
+  });
 });

@@ -237,39 +237,45 @@ export class FrontActor implements FrontApi {
       return;
     }
     const server = this.server!;
-    if (sym.status !== 'live') {
-      // Subscribers learn it is over before the update that ends it (after stale or resyncing).
-      sym.setStatus('live', Date.now());
-      server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', sym.statusSince)));
-    }
+    let frame: Uint8Array;
+    let resyncReason: string | undefined;
     if ((epoch === sym.epoch && seq === sym.lastSeq + 1) || (sym.epoch === 0 && seq === 1)) {
       // In sequence (or the very start of one): the shard's bytes, untouched.
       const from = at + FR_JSON_OFFSET;
       // One view per frame (not per client): uWS takes no (buffer, offset, length) triple.
-      this.deliver(sym.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
+      frame = q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]);
     } else {
       // A gap (the shard's frame queue was full), a new epoch, or the first frame a restarted
       // front sees mid-sequence: subscribers get the full state at this seq, never a delta
       // that would hide the jump.
-      const reason = sym.epoch === 0 ? 'front_restarted' : epoch === sym.epoch ? 'gap' : 'epoch_changed';
-      let len = sym.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, reasonBytes(reason));
+      resyncReason = sym.epoch === 0 ? 'front_restarted' : epoch === sym.epoch ? 'gap' : 'epoch_changed';
+      let len = sym.encode(this.resyncScratch, TYPE_RESYNC, seq, epoch, reasonBytes(resyncReason));
       if (len < 0) {
         // That update is gone from the raw ring already: resync to the newest committed one
         // instead (frames up to it, still queued, are then dropped as already covered).
         const c = sym.committed();
-        if (c && c.lastSeq > seq && (len = sym.encode(this.resyncScratch, TYPE_RESYNC, c.lastSeq, epoch, reasonBytes(reason))) >= 0) {
+        if (c && c.lastSeq > seq && (len = sym.encode(this.resyncScratch, TYPE_RESYNC, c.lastSeq, epoch, reasonBytes(resyncReason))) >= 0) {
           seq = c.lastSeq;
         }
       }
-      if (len >= 0) {
-        const n = server.subscribers(sym.topic);
-        this.counters.resyncs.set(reason, (this.counters.resyncs.get(reason) ?? 0) + n);
-        this.deliver(sym.topic, this.resyncScratch.subarray(0, len));
-      } else {
-        this.unresolvedGaps++; // nothing readable to resync from: the next frame resyncs instead
+      if (len < 0) {
+        // Nothing readable to resync from: the next frame resyncs instead, and the status
+        // (stale, resyncing) holds until a frame is actually published.
+        this.unresolvedGaps++;
         return;
       }
+      frame = this.resyncScratch.subarray(0, len);
     }
+    if (sym.status !== 'live') {
+      // Subscribers learn it is over right before the update that ends it (after stale or resyncing).
+      sym.setStatus('live', Date.now());
+      server.publish(sym.topic, Buffer.from(statusFrame(sym.name, 'live', sym.statusSince)));
+    }
+    if (resyncReason !== undefined) {
+      const n = server.subscribers(sym.topic);
+      this.counters.resyncs.set(resyncReason, (this.counters.resyncs.get(resyncReason) ?? 0) + n);
+    }
+    this.deliver(sym.topic, frame);
     sym.epoch = epoch;
     sym.lastSeq = seq;
     this.framesPublished++;

@@ -41,7 +41,8 @@ export interface ShardStats {
   resyncs: number;
   resets: number;
   resyncingSymbols: number;
-  statusQueueFull: number; // status frames not queued for the front (its frame queue was full)
+  statusQueueFull: number; // resyncing statuses a full frame queue refused at first (owed, queued again while the symbol resyncs)
+  statusesOwed: number; // of those, still waiting for room
   /** The trades channel: trades sequenced, damaged records refused, new trade epochs, frames the full frame queue refused. */
   trades: { accepted: number; rejected: number; newEpochs: number; frameQueueFull: number };
   inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together

@@ -80,6 +80,10 @@ class OwnedSymbol {
    * empty): whichever book ends the resync carries the flag, not only the one the feed marked.
    */
   resetOwed = false;
+  /** A resyncing status the full frame queue refused (0: none owed): since when, and why. */
+  statusOwedSince = 0;
+  readonly statusReason = new Uint8Array(MAX_REASON_BYTES);
+  statusReasonLength = 0;
   /** The trades channel: its own sequence (0: no trade yet in this epoch). */
   tradeEpoch = 0;
   lastTradeSeq = 0;
@@ -134,6 +138,8 @@ export class ShardActor implements ShardApi {
   private resyncs = 0;
   private resets = 0;
   private statusQueueFull = 0;
+  /** Symbols whose resyncing status waits for room in the frame queue (at most one each). */
+  private readonly owedStatuses = new Set<OwnedSymbol>();
   private trades = 0;
   private tradeNewEpochs = 0;
   private tradeFrameQueueFull = 0;
@@ -227,6 +233,7 @@ export class ShardActor implements ShardApi {
         }
       }
       this.turn = this.turn + 1 === k ? 0 : this.turn + 1;
+      if (this.owedStatuses.size > 0) this.retryStatuses();
       this.frames.wake();
       this.rows?.wake();
       if (stalled) {
@@ -383,7 +390,9 @@ export class ShardActor implements ShardApi {
   /**
    * The feed says the symbol's book is not the exchange's any more: no seq is taken; deltas wait
    * for a snapshot, and the front gets a status frame (FR_SEQ = SEQ_NONE) to publish and to
-   * tell later subscribers. A full frame queue skips it (counted): fan-out never stalls ingest.
+   * tell later subscribers. Fan-out never stalls ingest: a full frame queue leaves the status
+   * owed (the latest one per symbol), queued again after each input turn while the symbol
+   * still resyncs (once a book ends the resync, its `live` and `reset` say it all).
    */
   private resyncing(s: OwnedSymbol, q: QueueConsumer, at: number): void {
     const w = at >> 2;
@@ -392,25 +401,44 @@ export class ShardActor implements ShardApi {
     s.resyncing = true;
     s.resetOwed = true;
     s.needsSnapshot = true;
-    const fq = this.frames;
-    const fa = fq.reserve(s.maxStatusBytes);
-    if (fa < 0) {
-      this.statusQueueFull++;
+    const reasonLength = Math.min(q.u32[w + IN_BID_COUNT], MAX_REASON_BYTES, Math.max(0, q.length - IN_LEVELS * 8));
+    const since = q.f64[b + IN_FEED_TS];
+    if (this.queueStatus(s, since, q.bytes, at + IN_LEVELS * 8, reasonLength)) {
+      s.statusOwedSince = 0;
+      this.owedStatuses.delete(s);
       return;
     }
+    this.statusQueueFull++;
+    s.statusOwedSince = since;
+    s.statusReason.set(q.bytes.subarray(at + IN_LEVELS * 8, at + IN_LEVELS * 8 + reasonLength));
+    s.statusReasonLength = reasonLength;
+    this.owedStatuses.add(s);
+  }
+
+  private retryStatuses(): void {
+    for (const s of this.owedStatuses) {
+      if (!s.resyncing || this.queueStatus(s, s.statusOwedSince, s.statusReason, 0, s.statusReasonLength)) {
+        s.statusOwedSince = 0;
+        this.owedStatuses.delete(s);
+      }
+    }
+  }
+
+  /** Queues the symbol's `resyncing` status frame; false when the frame queue is full. */
+  private queueStatus(s: OwnedSymbol, since: number, reason: Uint8Array, reasonAt: number, reasonLength: number): boolean {
+    const fq = this.frames;
+    const fa = fq.reserve(s.maxStatusBytes);
+    if (fa < 0) return false;
     const fb = fa >> 3;
     fq.f64[fb + FR_SEQ] = SEQ_NONE;
     fq.f64[fb + FR_EPOCH] = s.epoch;
-    fq.f64[fb + FR_FEED_TS] = q.f64[b + IN_FEED_TS];
-    const reasonLength = Math.min(q.u32[w + IN_BID_COUNT], MAX_REASON_BYTES, Math.max(0, q.length - IN_LEVELS * 8));
-    const end = encodeStatus(
-      fq.bytes, fa + FR_JSON_OFFSET, s.symbolJson, STATUS_RESYNCING, q.f64, b + IN_FEED_TS,
-      q.bytes, at + IN_LEVELS * 8, reasonLength,
-    );
+    fq.f64[fb + FR_FEED_TS] = since;
+    const end = encodeStatus(fq.bytes, fa + FR_JSON_OFFSET, s.symbolJson, STATUS_RESYNCING, fq.f64, fb + FR_FEED_TS, reason, reasonAt, reasonLength);
     const jsonLength = end - (fa + FR_JSON_OFFSET);
     fq.u32[(fa >> 2) + FR_KIND] = FRAME_STATUS;
     fq.u32[(fa >> 2) + FR_JSON_LENGTH] = jsonLength;
     fq.commit(FR_JSON_OFFSET + jsonLength, s.id); // rare: wake the front now
+    return true;
   }
 
   /**
@@ -518,6 +546,7 @@ export class ShardActor implements ShardApi {
       resets: this.resets,
       resyncingSymbols: this.owned.reduce((n, s) => n + (s?.resyncing ? 1 : 0), 0),
       statusQueueFull: this.statusQueueFull,
+      statusesOwed: this.owedStatuses.size,
       trades: { accepted: this.trades, rejected: this.tradesRejected, newEpochs: this.tradeNewEpochs, frameQueueFull: this.tradeFrameQueueFull },
       inputQueue: {
         depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
