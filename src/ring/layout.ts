@@ -119,7 +119,7 @@ export const SEQ_NONE = 0;
 // fields and accepts them only if the version was even and unchanged, and (for slots) the
 // stored seq/bucket is the one it asked for.
 
-export const HEADER_BYTES = 128;
+export const HEADER_BYTES = 192;
 // Header f64 indices (index 0 holds the i32 seqlock version in its low word).
 export const H_VERSION = 0; // Int32 index
 export const H_EPOCH = 1; // epoch of the current sequence (0: no sequence yet)
@@ -129,6 +129,11 @@ export const H_LAST_INPUT_POS = 4; // input-queue position of the record that pr
 export const H_LAST_BUCKET = 5; // history bucket number last written (-1: none)
 export const H_ACCEPTED = 6; // updates accepted in this store's lifetime
 export const H_REJECTED = 7; // updates rejected (crossed, locked, malformed)
+// While an exchange feed rebuilds the book: since when (feed time; 0: not resyncing) and why, so a
+// restarted shard keeps owing the `reset` and a restarted front still tells new subscribers.
+export const H_RESYNCING_SINCE = 8;
+export const H_RESYNC_REASON_LENGTH = 9;
+export const H_RESYNC_REASON = 10; // MAX_REASON_BYTES of ASCII from here (f64 10-17)
 
 // Metrics, in the order they appear in raw records and history points.
 export const M_BEST_BID = 0;

@@ -12,7 +12,8 @@
 import type { Book } from '../book/book.js';
 import { computeMetrics } from '../book/metrics.js';
 import {
-  H_EPOCH, H_LAST_BUCKET, H_LAST_FEED_TS, H_LAST_INPUT_POS, H_LAST_SEQ, H_VERSION, HEADER_BYTES,
+  H_EPOCH, H_LAST_BUCKET, H_LAST_FEED_TS, H_LAST_INPUT_POS, H_LAST_SEQ, H_RESYNC_REASON, H_RESYNC_REASON_LENGTH, H_RESYNCING_SINCE,
+  H_VERSION, HEADER_BYTES, MAX_REASON_BYTES,
   HISTORY_POINT_FIELDS, P_BUCKET, P_VERSION, R_EPOCH, R_EXCHANGE_TS, R_FEED_TS, R_METRICS, R_SEQ, R_VERSION,
   type StoreGeometry, isPowerOfTwo, rawRecordBytes, rawRecordFields, storeBytes,
 } from './layout.js';
@@ -115,6 +116,27 @@ export class SymbolStore {
     f[H_LAST_INPUT_POS] = inputPos;
     f[H_LAST_BUCKET] = bucket;
     this.endWrite(H_VERSION);
+  }
+
+  /**
+   * Marks the book as resyncing since `since` (feed time), for `reason[at…at+length)` (ASCII), or
+   * not resyncing (since 0), under the header's seqlock.
+   */
+  setResyncing(since: number, reason?: Uint8Array, at = 0, length = 0): void {
+    const f = this.f64;
+    const n = Math.min(length, MAX_REASON_BYTES);
+    this.beginWrite(H_VERSION);
+    f[H_RESYNCING_SINCE] = since;
+    f[H_RESYNC_REASON_LENGTH] = n;
+    if (reason !== undefined && n > 0) new Uint8Array(this.sab, H_RESYNC_REASON * 8, n).set(reason.subarray(at, at + n));
+    this.endWrite(H_VERSION);
+  }
+
+  /** From a header copy (readHeader): the resync's reason, as stored. */
+  resyncReason(): string {
+    const n = Math.min(MAX_REASON_BYTES, Math.max(0, this.header[H_RESYNC_REASON_LENGTH] | 0));
+    const bytes = new Uint8Array(this.header.buffer, this.header.byteOffset + H_RESYNC_REASON * 8, n);
+    return String.fromCharCode(...bytes);
   }
 
   /** Plain header increments (counters read for stats only; a torn read is harmless). */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { writeResyncingRecord } from '../../src/actors/feed/input-records.js';
 import type { ShardInit } from '../../src/actors/shard/messages.js';
 import { ShardActor } from '../../src/actors/shard/shard.js';
+import { FrontSymbol } from '../../src/actors/front/symbols.js';
 import { loadConfig } from '../../src/config.js';
 import { writeInputRecord } from '../../src/feeds/encode-input.js';
 import { KIND_DELTA, KIND_SNAPSHOT, createBookUpdate } from '../../src/feeds/types.js';
@@ -35,6 +36,8 @@ function rig() {
     inputs: [{ name: 'supervisor', queue: inputs[0] }, { name: 'feed-kraken', queue: inputs[1], symbols: [0] }],
   };
   const shard = new ShardActor(init);
+  /** A successor on the same shared memory, as after a crash. */
+  const successor = () => new ShardActor({ ...init, control: new MessageChannel().port2, registrations: new MessageChannel().port2 });
   const producers = inputs.map((q) => new QueueProducer(q));
   const u = createBookUpdate(5);
   const book = (input: number, kind: number, bid: number, ask: number) => {
@@ -73,7 +76,7 @@ function rig() {
     }
     return list;
   };
-  return { shard, book, drain, taken, producers, store: new SymbolStore(store, geometry) };
+  return { shard, successor, reg, book, drain, taken, producers, store: new SymbolStore(store, geometry) };
 }
 
 describe('shard: resyncing and reset', () => {
@@ -182,5 +185,29 @@ describe('shard: resyncing and reset', () => {
     (t.shard as unknown as { retryStatuses(): void }).retryStatuses(); // what the run loop does after each turn
     expect(t.taken().map((f) => [f.seq, f.kind, f.json.status, f.json.reason])).toEqual([[SEQ_NONE, FRAME_STATUS, 'resyncing', `gap${n}`]]);
     expect(t.shard.stats().statusesOwed).toBe(0);
+  });
+
+  it('keeps the resync in the store header: a successor still owes the reset, and a restarted front tells new subscribers', () => {
+    const t = rig();
+    t.book(1, KIND_SNAPSHOT, 100, 101);
+    t.drain();
+    const since = Date.now();
+    writeResyncingRecord(t.producers[1], 0, 'checksum', since);
+    t.drain();
+    t.taken();
+    const front = new FrontSymbol(t.reg, cfg);
+    expect(front.status).toBe('resyncing');
+    expect(front.statusSince).toBe(since);
+    expect(JSON.parse(decoder.decode(front.statusFrame))).toEqual({ type: 'status', symbol: 'KRAKEN.BTC-USD', status: 'resyncing', since: new Date(since).toISOString(), reason: 'checksum' });
+
+    // The shard dies; its successor takes the next book (not marked reset by the feed) as the end of the resync.
+    const next = t.successor();
+    const inner = next as unknown as { inputs: QueueConsumer[]; handle(q: QueueConsumer, at: number, input: number): boolean };
+    t.book(1, KIND_SNAPSHOT, 99, 100);
+    const q = inner.inputs[1];
+    expect(inner.handle(q, q.peek(), 1)).toBe(true);
+    q.release();
+    expect(t.taken().map((f) => [f.seq, f.json.reset])).toEqual([[2, true]]);
+    expect(new FrontSymbol(t.reg, cfg).status).toBe('live'); // the mark is cleared once a book ends the resync
   });
 });

@@ -1,7 +1,7 @@
 // The front actor's view of one symbol: where its published sequence stands, and frames re-read from its store.
 
 import type { Config } from '../../config.js';
-import { H_LAST_FEED_TS, H_LAST_SEQ } from '../../ring/layout.js';
+import { H_LAST_FEED_TS, H_LAST_SEQ, H_RESYNCING_SINCE } from '../../ring/layout.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
 import { encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
 import type { SymbolRegistration } from '../registry.js';
@@ -60,6 +60,12 @@ export class FrontSymbol {
     if (r.seeded) {
       this.epoch = r.seeded.epoch;
       this.lastSeq = r.seeded.seq;
+    }
+    // A front restarted while an exchange feed rebuilds the book: new subscribers are told, as before.
+    if (this.store.readHeader() && this.store.header[H_RESYNCING_SINCE] > 0) {
+      const since = this.store.header[H_RESYNCING_SINCE];
+      const frame = JSON.stringify({ type: 'status', symbol: this.name, status: 'resyncing', since: new Date(since).toISOString(), reason: this.store.resyncReason() });
+      this.setStatus('resyncing', since, Buffer.from(frame));
     }
   }
 

@@ -31,7 +31,7 @@ import type { Config } from '../../config.js';
 import { KIND_DELTA, KIND_SNAPSHOT } from '../../feeds/types.js';
 import {
   FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE,
-  H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
+  H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_RESYNCING_SINCE, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
   IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
   IN_TRADE_ID, IN_TRADE_ID_LENGTH, IN_TRADE_PRICE, IN_TRADE_SIDE, IN_TRADE_SIZE, FRAME_TRADE,
   KIND_RESYNCING, KIND_SNAPSHOT_RESET, KIND_TRADE, MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
@@ -180,6 +180,12 @@ export class ShardActor implements ShardApi {
     }
     if (!store.readHeader()) return;
     const h = store.header;
+    if (h[H_RESYNCING_SINCE] > 0) {
+      // The predecessor was told the book is being rebuilt: the book that ends it still owes `reset`.
+      s.resyncing = true;
+      s.resetOwed = true;
+      s.needsSnapshot = true;
+    }
     s.epoch = h[H_EPOCH];
     s.lastSeq = h[H_LAST_SEQ];
     s.lastBucket = h[H_LAST_BUCKET];
@@ -286,6 +292,7 @@ export class ShardActor implements ShardApi {
     const ra = rq ? rq.reserve(this.rowBytes) : 0;
     if (ra < 0) return false;
     let flags = 0;
+    const wasResyncing = s.resyncing;
     if (kind === KIND_SNAPSHOT_RESET) {
       kind = KIND_SNAPSHOT;
       s.resetOwed = true;
@@ -378,6 +385,8 @@ export class ShardActor implements ShardApi {
 
     // 5. header: from here on, seq is the symbol's committed sequence
     store.commitHeader(s.epoch, seq, feedTs, position, bucket);
+    // After the commit: a successor that finds the mark still set owes a reset needlessly, never wrongly.
+    if (wasResyncing) store.setResyncing(0);
     store.bump(H_ACCEPTED);
     s.lastSeq = seq;
     s.lastBucket = bucket;
@@ -403,6 +412,7 @@ export class ShardActor implements ShardApi {
     s.needsSnapshot = true;
     const reasonLength = Math.min(q.u32[w + IN_BID_COUNT], MAX_REASON_BYTES, Math.max(0, q.length - IN_LEVELS * 8));
     const since = q.f64[b + IN_FEED_TS];
+    s.store.setResyncing(since, q.bytes, at + IN_LEVELS * 8, reasonLength); // a restarted front reads it
     if (this.queueStatus(s, since, q.bytes, at + IN_LEVELS * 8, reasonLength)) {
       s.statusOwedSince = 0;
       this.owedStatuses.delete(s);
