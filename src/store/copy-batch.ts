@@ -1,13 +1,18 @@
 // One batch of rows into PostgreSQL by COPY, with its ingest progress, in one transaction;
 // and what a restart reads back (each symbol's progress and its last stored book).
 //
-// A batch counts as committed only when COMMIT resolved: the rows and `ingest_progress`
-// become visible together, so progress never claims a row that is not there.
+// A batch counts as committed only when COMMIT resolved: the rows, its trades and
+// `ingest_progress` become visible together, so progress never claims a row that is not there.
+//
+// Trades go through a staging table: COPY cannot skip a row that collides, and a trade may
+// arrive twice (a reconnect replays trades), so they are COPYed into a temporary table of the
+// session and moved with INSERT … SELECT … ON CONFLICT DO NOTHING; the first copy stays.
 
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { TickplantError } from '../errors.js';
 import { COPY_COLUMNS } from './row-encoder.js';
+import { TRADE_COPY_COLUMNS } from './trade-row-encoder.js';
 
 export interface BatchProgress {
   symbol: string;
@@ -16,7 +21,30 @@ export interface BatchProgress {
   lastTimeMs: number;
 }
 
+/** One trade of a batch, enough to find its row again: (symbol, epoch, seq) near its time. */
+export interface TradeMark {
+  symbol: string;
+  epoch: number;
+  seq: number;
+  /** The row's time column (exchange time, else feed time), ms since the epoch. */
+  timeMs: number;
+}
+
 const COPY_SQL = `copy order_book_data (${COPY_COLUMNS.join(', ')}) from stdin`;
+
+// One per session, created outside any batch's transaction (a rollback would drop it again);
+// ON COMMIT DELETE ROWS empties it at every COMMIT, a rollback takes its rows with the batch.
+// Temporary tables are not WAL-logged: staging costs a COPY into local buffers.
+const STAGING = 'tickplant_trades_staging';
+const CREATE_STAGING = `create temp table if not exists ${STAGING} (like trades) on commit delete rows`;
+const COPY_TRADES_SQL = `copy ${STAGING} (${TRADE_COPY_COLUMNS.join(', ')}) from stdin`;
+// In sequence order, so of two copies of a trade in one batch the first keeps its (epoch, seq).
+const INSERT_TRADES = `
+  insert into trades (${TRADE_COPY_COLUMNS.join(', ')})
+  select ${TRADE_COPY_COLUMNS.join(', ')} from ${STAGING} order by epoch, seq
+  on conflict do nothing`;
+/** Connections (pg reuses a client object for its connection's life) whose session has the staging table. */
+const staged = new WeakSet<pg.ClientBase>();
 
 /** Payload slice per write(): large enough that per-message overhead vanishes, small enough to interleave. */
 const CHUNK_BYTES = 256 * 1024;
@@ -36,18 +64,25 @@ const UPSERT_PROGRESS = `
                            then excluded.last_time else ingest_progress.last_time end,
          updated_at = now()`;
 
+export interface CopyResult {
+  /** Trades inserted; the others of the batch were stored already (or twice in it). */
+  tradesStored: number;
+}
+
 /**
- * `BEGIN; COPY order_book_data … FROM STDIN; upsert ingest_progress; COMMIT`. `payload` is
- * CopyRowEncoder output; it is handed to the socket in slices without copying, so it must not
- * change until this resolves.
+ * `BEGIN; COPY order_book_data … FROM STDIN; [COPY staging; INSERT INTO trades … ON CONFLICT
+ * DO NOTHING;] upsert ingest_progress; COMMIT`. `payload` is CopyRowEncoder output, `trades`
+ * TradeRowEncoder output (either may be empty); both are handed to the socket in slices without
+ * copying, so they must not change until this resolves.
  *
  * On any error the transaction is rolled back and the error rethrown: nothing of the batch is
  * stored. Then release the client with `client.release(err)`, so that a connection that died
  * is not pooled. One case is undecidable from here: the connection dying after COMMIT was
  * sent. The batch may then be committed, so before retrying it the writer looks one of its
- * rows up in order_book_data (commit-queue.ts): batches are atomic, so one row proves them all.
+ * rows up in order_book_data, or its last trade in trades for a batch of trades only
+ * (commit-queue.ts): batches are atomic, so one row proves them all.
  */
-export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress: BatchProgress[]): Promise<void> {
+export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress: BatchProgress[], trades?: Buffer): Promise<CopyResult> {
   // pg emits a socket error on the client as well as failing the query in flight, and pg-pool
   // listens only while the client is idle in the pool: without a listener here, a connection
   // dropped mid-batch would be an uncaught 'error' that ends the process. The query's
@@ -56,8 +91,18 @@ export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress
   const onError = (err: Error): void => { socketError ??= err; };
   client.on('error', onError);
   try {
+    const withTrades = trades !== undefined && trades.length > 0;
+    if (withTrades && !staged.has(client)) {
+      await client.query(CREATE_STAGING);
+      staged.add(client);
+    }
     await client.query('begin');
-    if (payload.length > 0) await copyPayload(client, payload);
+    if (payload.length > 0) await copyPayload(client, COPY_SQL, payload);
+    let tradesStored = 0;
+    if (withTrades) {
+      await copyPayload(client, COPY_TRADES_SQL, trades);
+      tradesStored = (await client.query(INSERT_TRADES)).rowCount ?? 0;
+    }
     if (progress.length > 0) {
       const n = progress.length;
       const symbols = new Array<string>(n);
@@ -74,6 +119,7 @@ export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress
       await client.query(UPSERT_PROGRESS, [symbols, epochs, seqs, times]);
     }
     await client.query('commit');
+    return { tradesStored };
   } catch (err) {
     await rollback(client, err, socketError !== undefined);
     throw err;
@@ -86,9 +132,9 @@ export async function copyBatch(client: pg.PoolClient, payload: Buffer, progress
 }
 
 /** Streams the payload through COPY … FROM STDIN; resolves once the server has acknowledged the COPY. */
-function copyPayload(client: pg.PoolClient, payload: Buffer): Promise<void> {
+function copyPayload(client: pg.PoolClient, sql: string, payload: Buffer): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const stream = client.query(copyStreams.from(COPY_SQL));
+    const stream = client.query(copyStreams.from(sql));
     let failed = false;
     const fail = (err: unknown): void => {
       if (failed) return;

@@ -22,7 +22,11 @@ import type pg from 'pg';
 import { StartupError } from '../errors.js';
 
 export interface MigrationContext {
-  /** Whether this database gets the TimescaleDB schema (hypertable, compression, policies). */
+  /**
+   * Whether this database gets the TimescaleDB schema (hypertable, compression, policies). For
+   * migration 3 it is the extension's availability; for later ones, migration 3's decision as
+   * recorded (order_book_data is a hypertable), so every table of a database follows it.
+   */
   timescale: boolean;
   /** A PostgreSQL interval literal, already validated and normalized, e.g. `1 day`. */
   compressAfter: string;
@@ -145,7 +149,56 @@ export const MIGRATIONS: readonly Migration[] = [
       create unique index if not exists api_keys_active_name_key on api_keys (name) where revoked_at is null;
     `,
   },
+  {
+    id: 5,
+    name: 'trades',
+    // Every trade once: the exchange's id is unique per symbol, and a trade that arrives again (a
+    // reconnect's replay, a restarted shard's re-sent row) collides in the unique index; the
+    // writer inserts with ON CONFLICT DO NOTHING. A hypertable's unique index must contain the
+    // time column; time is the exchange's time of the trade, which a replay repeats. (epoch, seq)
+    // is the trade's place in its symbol's trades channel and orders trades of equal time.
+    // price and size as order_book_data's price and volume columns.
+    sql: (ctx) => `
+      create table if not exists trades (
+        time      timestamptz not null,
+        symbol    text not null,
+        trade_id  text not null,
+        price     numeric(24,10),
+        size      numeric(30,10),
+        side      text not null check (side in ('buy', 'sell')),
+        epoch     bigint not null,
+        seq       bigint not null,
+        feed_time timestamptz
+      );
+      create index if not exists trades_symbol_time_idx on trades (symbol, time desc);
+      ${ctx.timescale
+        ? `
+        create unique index if not exists trades_symbol_trade_id_time_key on trades (symbol, trade_id, time);
+        -- As order_book_data: 1-day chunks, compressed by symbol, dropped by the retention policy.
+        -- No default index on time alone: queries name a symbol, and retention drops whole chunks.
+        select create_hypertable('trades', by_range('time', interval '1 day'),
+                                 create_default_indexes => false, if_not_exists => true, migrate_data => true);
+        alter table trades set (
+          timescaledb.compress,
+          timescaledb.compress_segmentby = 'symbol',
+          -- trade_id too: every column of the unique index is segmentby or orderby, so a replay
+          -- into a compressed chunk is checked without decompressing whole segments.
+          timescaledb.compress_orderby = 'time desc, trade_id'
+        );
+        select add_compression_policy('trades', ${literal(ctx.compressAfter)}::interval, if_not_exists => true);
+        select add_retention_policy('trades', ${literal(ctx.retention)}::interval, if_not_exists => true);
+      `
+        // Plain PostgreSQL: the unique index needs no time; applyRetention deletes by time (BRIN, as migration 3).
+        : `
+        create unique index if not exists trades_symbol_trade_id_key on trades (symbol, trade_id);
+        create index if not exists trades_time_brin on trades using brin (time);
+      `}
+    `,
+  },
 ];
+
+/** The migration that decides TimescaleDB or plain PostgreSQL; later migrations follow what it recorded. */
+const TIMESCALE_DECIDED_BY = 3;
 
 /** Class id of the advisory lock; the object id is hashtext(current schema), so schemas migrate independently. */
 const LOCK_CLASS = 0x7470; // "tp"
@@ -191,7 +244,8 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
       // depends on ctx) or the table already is a hypertable. Checked before any DDL: an extension
       // outside search_path would otherwise fail as "function by_range(unknown, interval) does
       // not exist", or pass here and break every history read (time_bucket, last).
-      const timescalePending = ctx.timescale && MIGRATIONS.some((m) => !done.has(m.id) && typeof m.sql === 'function');
+      // After migration 3 the decision is recorded: a database it left plain gets no TimescaleDB object.
+      const timescalePending = ctx.timescale && !done.has(TIMESCALE_DECIDED_BY);
       if (timescalePending || await isHypertable(client)) await requireExtensionOnPath(client);
       for (const m of [...MIGRATIONS].sort((a, b) => a.id - b.id)) {
         const recorded = done.get(m.id);
@@ -203,7 +257,12 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
           }
           continue;
         }
-        await client.query(typeof m.sql === 'function' ? m.sql(ctx) : m.sql);
+        if (typeof m.sql === 'function') {
+          const decided = m.id > TIMESCALE_DECIDED_BY ? { ...ctx, timescale: await isHypertable(client) } : ctx;
+          await client.query(m.sql(decided));
+        } else {
+          await client.query(m.sql);
+        }
         await client.query('insert into tickplant_migrations (id, name) values ($1, $2)', [m.id, m.name]);
         applied.push(m.id);
       }
@@ -283,11 +342,14 @@ async function normalizeInterval(client: pg.ClientBase, option: string, value: s
   return r.rows[0].text;
 }
 
+/** The tables RETENTION applies to: the TimescaleDB policies of migrations 3 and 5, or applyRetention. */
+const RETAINED_TABLES = ['order_book_data', 'trades'] as const;
+
 /**
- * Plain-PostgreSQL retention: deletes rows older than `retention` (measured from now, once)
- * in batches of `batchRows`, each its own transaction, so no lock or WAL burst grows with the
- * backlog and ingest keeps running. Returns the rows deleted. On TimescaleDB the retention
- * policy drops whole chunks instead; this still works there, only slower.
+ * Plain-PostgreSQL retention: deletes rows of order_book_data and trades older than `retention`
+ * (measured from now, once) in batches of `batchRows`, each its own transaction, so no lock or
+ * WAL burst grows with the backlog and ingest keeps running. Returns the rows deleted. On
+ * TimescaleDB the retention policies drop whole chunks instead; this still works there, only slower.
  */
 export async function applyRetention(pool: pg.Pool, retention: string, batchRows = 10_000): Promise<number> {
   if (!Number.isInteger(batchRows) || batchRows < 1) {
@@ -300,16 +362,21 @@ export async function applyRetention(pool: pg.Pool, retention: string, batchRows
     // The cutoff as text: a Date would drop the microseconds.
     const cutoff = (await client.query<{ cutoff: string }>('select (now() - $1::interval)::text as cutoff', [interval])).rows[0].cutoff;
     let total = 0;
-    for (;;) {
-      // ctid batches: PostgreSQL's DELETE has no LIMIT; `= any(array(…))` becomes a TID scan.
-      const r = await client.query(
-        `delete from order_book_data where ctid = any(array(
-           select ctid from order_book_data where time < $1::timestamptz limit $2))`,
-        [cutoff, batchRows]);
-      const n = r.rowCount ?? 0;
-      total += n;
-      if (n < batchRows) return total;
+    for (const table of RETAINED_TABLES) {
+      // A schema older than the table's migration (a pass racing the first migrate) has nothing to delete.
+      if ((await client.query<{ t: string | null }>('select to_regclass($1)::text as t', [table])).rows[0].t === null) continue;
+      for (;;) {
+        // ctid batches: PostgreSQL's DELETE has no LIMIT; `= any(array(…))` becomes a TID scan.
+        const r = await client.query(
+          `delete from ${table} where ctid = any(array(
+             select ctid from ${table} where time < $1::timestamptz limit $2))`,
+          [cutoff, batchRows]);
+        const n = r.rowCount ?? 0;
+        total += n;
+        if (n < batchRows) break;
+      }
     }
+    return total;
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));
     throw err;

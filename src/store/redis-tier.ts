@@ -1,4 +1,4 @@
-// The Redis tier of the writer actor: pipelined cache writes (latest, capped history, PUBLISH).
+// The Redis tier of the writer actor: pipelined cache writes (latest, capped history, capped trades, PUBLISH).
 //
 // Redis is a cache and a bus, never the source of truth (PostgreSQL is): when Redis is down or
 // slow, writeBatch() refuses (returns false) and the caller counts the batch as skipped. Nothing
@@ -21,14 +21,20 @@ export class RedisUnavailableError extends TickplantError {
 export interface RedisKeys {
   latest(symbol: string): string;
   history(symbol: string): string;
+  /** The symbol's recent `trade` frames, newest first. */
+  trades(symbol: string): string;
   channel(symbol: string): string;
 }
 
-/** Every Redis key and channel name is built here (`orderbook:{symbol}:latest|history` by default). */
-export function makeRedisKeys(keyPrefix = 'orderbook:', channelPrefix = 'orderbook:'): RedisKeys {
+/** Key prefix of the capped trade lists: `trades:{symbol}`. */
+export const TRADES_KEY_PREFIX = 'trades:';
+
+/** Every Redis key and channel name is built here (`orderbook:{symbol}:latest|history`, `trades:{symbol}` by default). */
+export function makeRedisKeys(keyPrefix = 'orderbook:', channelPrefix = 'orderbook:', tradesKeyPrefix = TRADES_KEY_PREFIX): RedisKeys {
   return {
     latest: (s) => `${keyPrefix}${s}:latest`,
     history: (s) => `${keyPrefix}${s}:history`,
+    trades: (s) => `${tradesKeyPrefix}${s}`,
     channel: (s) => `${channelPrefix}${s}`,
   };
 }
@@ -41,14 +47,18 @@ export interface RedisTierLog {
 export interface RedisTierOptions {
   /** Where the writer's connection comes from (REDIS_URL, the node's policy and ceiling). */
   connections: RedisConnections;
-  /** TTL of `:latest` and `:history`, seconds (REDIS_TTL_SECONDS, default 3600). */
+  /** TTL of `:latest`, `:history` and `trades:`, seconds (REDIS_TTL_SECONDS, default 3600). */
   ttlSeconds: number;
   /** Entries kept in `:history` (REDIS_HISTORY_LENGTH, default 100). */
   historyLength: number;
+  /** Trades kept in `trades:{symbol}` (REDIS_TRADES_LENGTH, default 1000). */
+  tradesLength?: number;
   /** PUBLISH channel = channelPrefix + symbol (default bus: 'orderbook:'). */
   channelPrefix: string;
   /** Key prefix of `:latest`/`:history`. Default 'orderbook:'; tests use a unique one per run. */
   keyPrefix?: string;
+  /** Key prefix of the trade lists. Default 'trades:'. */
+  tradesKeyPrefix?: string;
   /** Pipelines sent and awaiting their reply; at this many, writeBatch() refuses (e.g. 4). */
   maxInFlight: number;
   /** A connection with replies outstanding and no byte received for this long is declared dead
@@ -90,6 +100,17 @@ export interface BatchItem {
   latest: string | Buffer;
 }
 
+/** Frames by symbol, keeping first-seen order; within a symbol, batch (= arrival) order. */
+function groupBySymbol(items: readonly BatchItem[]): Map<string, (string | Buffer)[]> {
+  const bySymbol = new Map<string, (string | Buffer)[]>();
+  for (const it of items) {
+    const list = bySymbol.get(it.symbol);
+    if (list) list.push(it.latest);
+    else bySymbol.set(it.symbol, [it.latest]);
+  }
+  return bySymbol;
+}
+
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new RangeError(`RedisTier option ${name} must be a positive integer, got ${String(v)}`);
@@ -106,6 +127,7 @@ export class RedisTier {
   private readonly latency = new LatencyRecorder();
   private readonly ttl: number;
   private readonly historyLength: number;
+  private readonly tradesLength: number;
   private readonly maxInFlight: number;
   private readonly url: string;
   private readonly log: RedisTierLog;
@@ -117,8 +139,9 @@ export class RedisTier {
   constructor(opts: RedisTierOptions) {
     this.ttl = positiveInt('ttlSeconds', opts.ttlSeconds);
     this.historyLength = positiveInt('historyLength', opts.historyLength);
+    this.tradesLength = positiveInt('tradesLength', opts.tradesLength ?? 1000);
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight);
-    this.keys = makeRedisKeys(opts.keyPrefix ?? 'orderbook:', opts.channelPrefix);
+    this.keys = makeRedisKeys(opts.keyPrefix ?? 'orderbook:', opts.channelPrefix, opts.tradesKeyPrefix ?? TRADES_KEY_PREFIX);
     this.url = redactUrl(opts.connections.settings.url);
     this.log = opts.log;
     // No per-command timeout: that would arm one timer per pipelined command (2,500 per
@@ -193,23 +216,18 @@ export class RedisTier {
    * or maxInFlight pipelines await their replies. Never throws for Redis's sake; failures are
    * counted in `counters.errors`. Per symbol: SET latest (newest) EX ttl, LPUSH history (all
    * items, oldest first so the newest is at index 0), LTRIM, EXPIRE; then PUBLISH every item
-   * in order. Items are referenced until the reply: don't reuse a Buffer passed here.
+   * in order. `trades` (`trade` frames) are kept the same way as history, in `trades:{symbol}`
+   * (LPUSH, LTRIM to tradesLength, EXPIRE), and not published. Items are referenced until the
+   * reply: don't reuse a Buffer passed here.
    */
-  writeBatch(items: readonly BatchItem[]): boolean {
+  writeBatch(items: readonly BatchItem[], trades: readonly BatchItem[] = []): boolean {
     if (this.client.status !== 'ready' || this.inFlight >= this.maxInFlight) {
       this.counters.skippedBatches++;
       return false;
     }
-    if (items.length === 0) return true;
+    if (items.length === 0 && trades.length === 0) return true;
 
-    // Group by symbol, keeping first-seen order; within a symbol, batch (= arrival) order.
-    const bySymbol = new Map<string, (string | Buffer)[]>();
-    for (const it of items) {
-      const list = bySymbol.get(it.symbol);
-      if (list) list.push(it.latest);
-      else bySymbol.set(it.symbol, [it.latest]);
-    }
-
+    const bySymbol = groupBySymbol(items);
     const p = this.client.pipeline();
     const keys = this.keys;
     const lastIndex = this.historyLength - 1;
@@ -225,6 +243,14 @@ export class RedisTier {
       const channel = keys.channel(symbol);
       for (const f of frames) p.publish(channel, f);
       commands += frames.length;
+    }
+    const lastTrade = this.tradesLength - 1;
+    for (const [symbol, frames] of groupBySymbol(trades)) {
+      const key = keys.trades(symbol);
+      p.lpush(key, ...(frames.length > this.tradesLength ? frames.slice(-this.tradesLength) : frames)); // the rest would be trimmed at once
+      p.ltrim(key, 0, lastTrade);
+      p.expire(key, this.ttl);
+      commands += 3;
     }
 
     this.inFlight++;

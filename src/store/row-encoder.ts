@@ -33,9 +33,10 @@ const COMMA = 44;
 // Largest magnitude written per metric; beyond it the value is stored as NULL. numeric(24,10)
 // holds |v| < 1e14 and numeric(30,10) |v| < 1e20: one out-of-range value would fail the whole
 // COPY, and the writer would retry that batch forever. The margins keep a value that rounds
-// up on writing (8 decimals) below the limit. Counted in `outOfRange`.
-const PRICE_LIMIT = 1e14 - 1;
-const VOLUME_LIMIT = 1e20 - 1e6;
+// up on writing (8 decimals) below the limit. Counted in `outOfRange`. The trades table's
+// price and size have the same types (trade-row-encoder.ts).
+export const PRICE_LIMIT = 1e14 - 1;
+export const VOLUME_LIMIT = 1e20 - 1e6;
 const METRIC_LIMIT = new Float64Array(METRIC_COUNT).fill(PRICE_LIMIT);
 METRIC_LIMIT[M_BID_VOLUME] = VOLUME_LIMIT;
 METRIC_LIMIT[M_ASK_VOLUME] = VOLUME_LIMIT;

@@ -31,7 +31,7 @@ function tier(over: TierOver = {}): RedisTier {
   const { url = REDIS_URL, connectTimeoutMs, ...rest } = over;
   return new RedisTier({
     connections: new RedisConnections({ url, maxConnections: 1, reconnectMaxMs: 100, connectTimeoutMs }),
-    ttlSeconds: 3600, historyLength: 100, keyPrefix: PREFIX, channelPrefix: PREFIX, maxInFlight: 4, log, ...rest,
+    ttlSeconds: 3600, historyLength: 100, keyPrefix: PREFIX, channelPrefix: PREFIX, tradesKeyPrefix: `${PREFIX}trades:`, maxInFlight: 4, log, ...rest,
   });
 }
 
@@ -96,6 +96,32 @@ describe('RedisTier (real Redis)', () => {
     await t.whenIdle();
     expect(await direct.lrange(t.keys.history('ETH-USD'), 0, -1)).toEqual([11, 10, 9, 8, 7].map((s) => frame('ETH-USD', s)));
     expect(await direct.get(t.keys.latest('ETH-USD'))).toBe(frame('ETH-USD', 11));
+  });
+
+  it('keeps trades in their own list, newest first, capped at tradesLength, with the TTL, in the same pipeline; not published', async () => {
+    const t = await open({ tradesLength: 4, ttlSeconds: 600 });
+    const trade = (symbol: string, seq: number) => JSON.stringify({ type: 'trade', symbol, seq });
+    const sub = new Redis(REDIS_URL);
+    const got: string[] = [];
+    sub.on('message', (_channel: string, message: string) => void got.push(message));
+    await sub.subscribe(t.keys.channel('ADA-USD'));
+    const books = [{ symbol: 'ADA-USD', latest: frame('ADA-USD', 1) }];
+    // Six trades of one symbol in one batch: only the newest four are sent.
+    expect(t.writeBatch(books, [1, 2, 3, 4, 5, 6].map((s) => ({ symbol: 'ADA-USD', latest: trade('ADA-USD', s) })))).toBe(true);
+    expect(t.writeBatch([], [{ symbol: 'ADA-USD', latest: Buffer.from(trade('ADA-USD', 7)) }, { symbol: 'XRP-USD', latest: trade('XRP-USD', 1) }])).toBe(true);
+    await t.whenIdle();
+    await until('the book frame published', () => got.length === 1);
+    await sub.quit();
+    expect(t.keys.trades('ADA-USD')).toBe(`${PREFIX}trades:ADA-USD`);
+    expect(await direct.lrange(t.keys.trades('ADA-USD'), 0, -1)).toEqual([7, 6, 5, 4].map((s) => trade('ADA-USD', s)));
+    expect(await direct.lrange(t.keys.trades('XRP-USD'), 0, -1)).toEqual([trade('XRP-USD', 1)]);
+    expect(await direct.lrange(t.keys.history('ADA-USD'), 0, -1)).toEqual([frame('ADA-USD', 1)]);
+    const ttl = await direct.ttl(t.keys.trades('ADA-USD'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600);
+    expect(got).toEqual([frame('ADA-USD', 1)]);
+    // (SET, LPUSH, LTRIM, EXPIRE, PUBLISH) + 3 × (LPUSH, LTRIM, EXPIRE)
+    expect(t.counters).toMatchObject({ batches: 2, commands: 14, errors: 0 });
   });
 
   it('PUBLISHes every item, in order, on channelPrefix + symbol', async () => {

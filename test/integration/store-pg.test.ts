@@ -111,14 +111,17 @@ async function progressRows(p: pg.Pool, symbol: string): Promise<Map<number, num
 describe('migrate', () => {
   it('applies every migration once, then nothing; plain PostgreSQL here', async () => {
     const first = await migrate(pool, OPTS);
-    expect(first).toEqual({ timescale: false, applied: [1, 2, 3, 4] });
+    expect(first).toEqual({ timescale: false, applied: [1, 2, 3, 4, 5] });
     expect(await migrate(pool, OPTS)).toEqual({ timescale: false, applied: [] });
     const ids = await pool.query('select id, name from tickplant_migrations order by id');
-    expect(ids.rows.map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    expect(ids.rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
     const indexes = (await pool.query("select indexname from pg_indexes where tablename = 'order_book_data' and schemaname = current_schema()")).rows.map((r) => r.indexname);
     expect(indexes).toEqual(expect.arrayContaining([
       'order_book_data_symbol_epoch_seq_time_key', 'order_book_data_symbol_time_idx', 'order_book_data_time_brin',
     ]));
+    // Plain PostgreSQL: a trade is unique by (symbol, trade_id) alone.
+    const tradeIndexes = (await pool.query("select indexname from pg_indexes where tablename = 'trades' and schemaname = current_schema() order by indexname")).rows.map((r) => r.indexname);
+    expect(tradeIndexes).toEqual(['trades_symbol_time_idx', 'trades_symbol_trade_id_key', 'trades_time_brin']);
   });
 
   it('two processes migrating at once do not fail, and only one applies', async () => {
@@ -127,8 +130,8 @@ describe('migrate', () => {
     const b = new pg.Pool({ connectionString: DATABASE_URL, options: `-c search_path=${PREFIX}_c`, max: 2 });
     pools.push(b);
     const [ra, rb] = await Promise.all([migrate(a, OPTS), migrate(b, OPTS)]);
-    expect([ra.applied, rb.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4], []]);
-    expect((await a.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(4);
+    expect([ra.applied, rb.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4, 5], []]);
+    expect((await a.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(5);
   });
 
   it("refuses timescale 'on' without the extension, and bad intervals naming the option", async () => {
