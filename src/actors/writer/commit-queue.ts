@@ -8,21 +8,25 @@
 // memory. The journal is truncated only after every batch in it was committed.
 // A batch whose COMMIT outcome is unknown (connection lost after COMMIT was sent), and every
 // journaled batch at replay, is first looked up: batches are atomic, so one of its rows being
-// in the table proves the whole batch is — replays never duplicate a row.
+// in the table proves the whole batch is — replays never duplicate a row. A batch of trades only
+// is looked up by its last trade; trades are inserted ON CONFLICT DO NOTHING, so even a batch
+// the lookup cannot prove (its last trade was a copy of one stored before) commits again harmlessly.
 
 import type pg from 'pg';
 import type { Logger } from '../../log.js';
 import { type BatchProgress, copyBatch } from '../../store/copy-batch.js';
 import { Journal, JournalFullError } from '../../store/journal.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
-import type { Batch } from './batch.js';
+import { type Batch, batchRows } from './batch.js';
 import { decodeJournalRecord, encodeJournalRecord } from './journal-record.js';
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
 
 export interface CommitCounters {
-  rowsCommitted: number;
+  rowsCommitted: number; // book rows
+  tradesCommitted: number; // trade rows of committed batches, stored now or before
+  tradesAlreadyStored: number; // of those, trades the table held already (a replay by the exchange)
   batchesCommitted: number;
   batchRetries: number;
   alreadyCommitted: number; // batches found stored when retried (counted in the two above too)
@@ -36,7 +40,9 @@ export class CommitQueue {
   private running = true;
   dbUp = false;
   lastError?: string;
-  readonly counters: CommitCounters = { rowsCommitted: 0, batchesCommitted: 0, batchRetries: 0, alreadyCommitted: 0 };
+  readonly counters: CommitCounters = {
+    rowsCommitted: 0, tradesCommitted: 0, tradesAlreadyStored: 0, batchesCommitted: 0, batchRetries: 0, alreadyCommitted: 0,
+  };
   readonly copyLatency = new LatencyRecorder();
   readonly commitLag = new LatencyRecorder();
 
@@ -66,14 +72,15 @@ export class CommitQueue {
   /** Queues a closed batch; false when it cannot be held (journal full): the caller stops taking rows. */
   push(b: Batch): boolean {
     if (this.state === 'spilling') return this.toJournal(b);
-    if (this.memoryRows + b.rows > this.memoryLimitRows) {
+    const rows = batchRows(b);
+    if (this.memoryRows + rows > this.memoryLimitRows) {
       if (this.state === 'draining') return false; // the journal must empty before it can take more
       this.state = 'spilling';
       this.log.warn(`${this.memoryRows} rows wait for PostgreSQL: spilling further batches to the journal`);
       return this.toJournal(b);
     }
     this.memory.push(b);
-    this.memoryRows += b.rows;
+    this.memoryRows += rows;
     this.wake?.();
     return true;
   }
@@ -107,7 +114,7 @@ export class CommitQueue {
       }
       if (!(await this.commit(b))) break;
       this.memory.shift();
-      this.memoryRows -= b.rows;
+      this.memoryRows -= batchRows(b);
     }
   }
 
@@ -134,21 +141,20 @@ export class CommitQueue {
       try {
         client = await this.pool.connect();
         await this.ensureSchema();
-        if (mayBeCommitted && (await isCommitted(client, b.progress))) {
+        if (mayBeCommitted && (await isCommitted(client, b))) {
           client.release();
           this.counters.alreadyCommitted++; // its COMMIT had landed before the connection failed
-          this.counters.rowsCommitted += b.rows;
-          this.counters.batchesCommitted++;
+          this.counted(b);
           return true;
         }
         const t = nowMs();
-        await copyBatch(client, b.payload, b.progress);
+        const r = await copyBatch(client, b.payload, b.progress, b.trades?.payload);
         client.release();
         const done = nowMs();
         this.copyLatency.recordMs(done - t);
         this.commitLag.recordMs(done - b.newestFeedTs);
-        this.counters.rowsCommitted += b.rows;
-        this.counters.batchesCommitted++;
+        this.counted(b);
+        this.counters.tradesAlreadyStored += (b.trades?.rows ?? 0) - r.tradesStored;
         if (!this.dbUp) this.log.info('PostgreSQL is reachable: committing');
         this.dbUp = true;
         return true;
@@ -165,6 +171,12 @@ export class CommitQueue {
       }
     }
     return false;
+  }
+
+  private counted(b: Batch): void {
+    this.counters.rowsCommitted += b.rows;
+    this.counters.tradesCommitted += b.trades?.rows ?? 0;
+    this.counters.batchesCommitted++;
   }
 
   /** Resolves when every pushed batch is committed, or false after `timeoutMs`. */
@@ -188,9 +200,9 @@ export class CommitQueue {
     for (const b of [...this.memory, ...extra]) {
       try {
         this.journal.append(encodeJournalRecord(b));
-        saved += b.rows;
+        saved += batchRows(b);
       } catch (e) {
-        this.log.error(`journal full at shutdown: ${b.rows} uncommitted rows lost`, { error: (e as Error).message });
+        this.log.error(`journal full at shutdown: ${batchRows(b)} uncommitted rows lost`, { error: (e as Error).message });
       }
     }
     this.journal.flush();
@@ -200,9 +212,21 @@ export class CommitQueue {
   }
 }
 
-async function isCommitted(client: pg.PoolClient, progress: BatchProgress[]): Promise<boolean> {
-  const p = progress[0];
-  if (p === undefined) return true;
-  const r = await client.query('select 1 from order_book_data where symbol = $1 and epoch = $2 and seq = $3 limit 1', [p.symbol, p.epoch, p.lastSeq]);
+/** Whether `b` is in the database: one of its book rows, else its last trade (its own epoch and seq, near its time: the (symbol, time) index). */
+async function isCommitted(client: pg.PoolClient, b: Batch): Promise<boolean> {
+  const p: BatchProgress | undefined = b.progress[0];
+  if (p !== undefined) {
+    const r = await client.query('select 1 from order_book_data where symbol = $1 and epoch = $2 and seq = $3 limit 1', [p.symbol, p.epoch, p.lastSeq]);
+    return (r.rowCount ?? 0) > 0;
+  }
+  const t = b.trades?.last;
+  if (t === undefined) return true; // an empty batch
+  const r = await client.query(`
+    select 1 from trades
+     where symbol = $1
+       and time between timestamptz 'epoch' + ($4::float8 - 1) * interval '1 millisecond'
+                    and timestamptz 'epoch' + ($4::float8 + 1) * interval '1 millisecond'
+       and epoch = $2 and seq = $3
+     limit 1`, [t.symbol, t.epoch, t.seq, t.timeMs]);
   return (r.rowCount ?? 0) > 0;
 }

@@ -8,7 +8,7 @@ import type { SymbolRegistration } from '../registry.js';
 export interface WriterInit {
   config: Config;
   databaseUrl: string; // resolved: DATABASE_URL or the embedded server
-  rows: SharedArrayBuffer[]; // one shard → writer queue per shard (raw records, layout.ts R_*)
+  rows: SharedArrayBuffer[]; // one shard → writer queue per shard (raw records, layout.ts R_*; trade records T_*, aux | ROW_TRADE)
   control: MessagePort; // comlink: WriterApi
   registrations: MessagePort;
   symbols: SymbolRegistration[];
@@ -18,13 +18,17 @@ export interface WriterInit {
 export interface WriterStats {
   database: { status: 'ok' | 'down'; timescale: boolean; lastError?: string };
   redis: { status: 'off' | 'ready' | 'connecting' | 'down'; batches: number; commands: number; skippedBatches: number; errors: number };
-  rowsTaken: number; // rows taken from the shards' queues
-  duplicatesSkipped: number; // rows a restarted shard sent again
+  rowsTaken: number; // book rows taken from the shards' queues
+  duplicatesSkipped: number; // book rows a restarted shard sent again
+  tradesTaken: number; // trade rows taken from the shards' queues
+  tradeDuplicatesSkipped: number; // trade rows a restarted shard sent again
   batchesFoundCommitted: number; // batches whose outcome was unknown (connection lost at COMMIT) and were stored
-  rowsCommitted: number;
+  rowsCommitted: number; // book rows
+  tradesCommitted: number; // trade rows of committed batches (tradesAlreadyStored included)
+  tradesAlreadyStored: number; // trades the table held already when their batch committed (an exchange's replay)
   batchesCommitted: number;
   batchRetries: number;
-  pendingRows: number; // closed, not yet committed, in memory
+  pendingRows: number; // book and trade rows not yet committed, in memory
   journal: { bytes: number; records: number; active: boolean };
   copy: LatencySummary; // COPY + progress + COMMIT per batch
   commitLag: LatencySummary; // feed → committed (visible in PostgreSQL), per batch's newest row

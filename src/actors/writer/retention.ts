@@ -1,4 +1,4 @@
-// Retention on plain PostgreSQL: the writer deletes rows older than RETENTION once a minute.
+// Retention on plain PostgreSQL: the writer deletes book rows and trades older than RETENTION once a minute.
 //
 // TimescaleDB drops whole chunks by its own policy; plain PostgreSQL has no such job, and
 // without one the table (and the disk under it) only grows. Deleted rows' space is reused by

@@ -1,6 +1,7 @@
-// Writer actor: takes every accepted update from the shards' row queues and persists it —
-// COPY batches into PostgreSQL (committed in order, journaled while the database is away) and
-// pipelined writes to Redis (latest, last-N history, PUBLISH on the per-symbol channel).
+// Writer actor: takes every accepted update and trade from the shards' row queues and persists
+// them — COPY batches into PostgreSQL (committed in order, journaled while the database is away)
+// and pipelined writes to Redis (latest, last-N history, PUBLISH on the per-symbol channel, the
+// last N trades).
 //
 // Publish before persist: the shards queue the frame for the front first; a slow COPY never
 // delays fan-out. Rows are never dropped: when memory and journal are full, the writer stops
@@ -10,19 +11,20 @@ import { resolve } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../../config.js';
 import { type Logger, logger } from '../../log.js';
-import { R_EPOCH, R_SEQ } from '../../ring/layout.js';
+import { ROW_TRADE, R_EPOCH, R_SEQ, T_EPOCH, T_SEQ } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { Journal } from '../../store/journal.js';
 import { migrate } from '../../store/migrations.js';
 import { type BatchItem, RedisTier } from '../../store/redis-tier.js';
 import { REDIS_OWNER, nodeRedis } from '../../store/redis-connections.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
-import { BatchBuilder, type ClosedBatch } from './batch.js';
+import { BatchBuilder, type ClosedBatch, batchRows } from './batch.js';
 import { CommitQueue } from './commit-queue.js';
 import { RetentionSweeper } from './retention.js';
 import { StartupError } from '../../errors.js';
 import { journalRecordRows } from './journal-record.js';
 import type { WriterApi, WriterInit, WriterStats } from './messages.js';
+import { PendingFrames } from './redis-pending.js';
 
 const BATCH_RECORDS = 1024;
 const IDLE_WAIT_MS = 50;
@@ -45,15 +47,19 @@ export class WriterActor implements WriterApi {
   /** Last (epoch, seq) taken per symbol id: a restarted shard re-sends its last row. */
   private readonly takenEpoch: number[] = [];
   private readonly takenSeq: number[] = [];
+  /** The same for trade rows: the trades channel has its own sequence. */
+  private readonly takenTradeEpoch: number[] = [];
+  private readonly takenTradeSeq: number[] = [];
   private held?: ClosedBatch; // closed but not yet accepted by the commit queue
   /**
    * Redis items not sent yet (Redis away, or pipelines in flight): the newest REDIS_HISTORY_LENGTH
-   * per symbol, merged with each new batch, so :latest always converges and memory stays bounded.
-   * While Redis is connected every frame waits (bounded by bytes), so the bus carries every update;
-   * while it is away only the newest are kept, and bus readers see the jump in `seq`.
+   * book frames and REDIS_TRADES_LENGTH trades per symbol, merged with each new batch, so :latest
+   * and the lists always converge and memory stays bounded. While Redis is connected every frame
+   * waits (bounded by bytes), so the bus carries every update; while it is away only the newest
+   * are kept, and bus readers see the jump in `seq`.
    */
-  private redisPending = new Map<string, BatchItem[]>();
-  private redisPendingBytes = 0;
+  private readonly redisPending: PendingFrames;
+  private readonly tradesPending: PendingFrames;
   private timescale = false;
   private migrated?: Promise<void>;
   private schemaReady = false; // migrated: `timescale` is known
@@ -62,6 +68,8 @@ export class WriterActor implements WriterApi {
   private retention?: RetentionSweeper;
   private rowsTaken = 0;
   private duplicatesSkipped = 0;
+  private tradesTaken = 0;
+  private tradeDuplicatesSkipped = 0;
   private unknownSymbols = 0;
   private pumps: Promise<void>[] = [];
   private commitLoop: Promise<void> = Promise.resolve();
@@ -75,6 +83,8 @@ export class WriterActor implements WriterApi {
     // An idle client's error is emitted on the pool; unhandled it would kill the thread.
     this.pool.on('error', (e) => this.log.warn('PostgreSQL connection lost', { error: e.message }));
     this.builder = new BatchBuilder(this.cfg.depth, Boolean(this.cfg.redisUrl));
+    this.redisPending = new PendingFrames(this.cfg.redisHistoryLength);
+    this.tradesPending = new PendingFrames(this.cfg.redisTradesLength);
   }
 
   private register(r: SymbolRegistration): void {
@@ -107,7 +117,7 @@ export class WriterActor implements WriterApi {
     if (redis) {
       this.redis = new RedisTier({
         connections: redis, ttlSeconds: this.cfg.redisTtlSeconds, historyLength: this.cfg.redisHistoryLength,
-        channelPrefix: 'orderbook:', maxInFlight: 2, log: this.log,
+        tradesLength: this.cfg.redisTradesLength, channelPrefix: 'orderbook:', maxInFlight: 2, log: this.log,
       });
       // Redis is a cache: start without it and let the client reconnect in the background.
       await this.redis.connect().catch((e: Error) => this.log.warn('Redis unreachable at start; writes resume when it returns', { error: e.message }));
@@ -155,7 +165,8 @@ export class WriterActor implements WriterApi {
   }
 
   private take(q: QueueConsumer, at: number): void {
-    const id = q.aux;
+    const trade = q.aux >= ROW_TRADE;
+    const id = trade ? q.aux - ROW_TRADE : q.aux;
     let name = this.names[id];
     if (name === undefined) {
       this.inbox.drainSync();
@@ -166,6 +177,10 @@ export class WriterActor implements WriterApi {
       }
     }
     const b = at >> 3;
+    if (trade) {
+      this.takeTrade(id, name, q.f64, b);
+      return;
+    }
     const epoch = q.f64[b + R_EPOCH];
     const seq = q.f64[b + R_SEQ];
     if (epoch === this.takenEpoch[id] && seq <= this.takenSeq[id]) {
@@ -178,43 +193,49 @@ export class WriterActor implements WriterApi {
     this.rowsTaken++;
   }
 
+  /** A trade record (layout.ts T_*) at f64[b…]. */
+  private takeTrade(id: number, name: string, f64: Float64Array, b: number): void {
+    const epoch = f64[b + T_EPOCH];
+    const seq = f64[b + T_SEQ];
+    if (epoch === this.takenTradeEpoch[id] && seq <= this.takenTradeSeq[id]) {
+      this.tradeDuplicatesSkipped++; // sent again by a shard restarted before it committed the trade header
+      return;
+    }
+    this.takenTradeEpoch[id] = epoch;
+    this.takenTradeSeq[id] = seq;
+    this.builder.addTrade(name, f64, b, Date.now());
+    this.tradesTaken++;
+  }
+
   private closeIfOld(): void {
     if (!this.held && this.builder.ageMs(Date.now()) >= this.cfg.writerBatchMs) this.closeBatch();
-    else if (this.redisPending.size > 0) this.flushRedis();
+    else if (this.redisPending.size > 0 || this.tradesPending.size > 0) this.flushRedis();
   }
 
   private closeBatch(): void {
     if (this.builder.rows === 0 || this.held) return;
     const closed = this.builder.close();
-    if (closed.redis.length > 0) this.queueRedis(closed.redis);
+    if (closed.redis.length > 0 || closed.trades.length > 0) this.queueRedis(closed.redis, closed.trades);
     if (!this.offer(closed)) this.held = closed;
   }
 
-  private queueRedis(items: BatchItem[]): void {
+  private queueRedis(items: BatchItem[], trades: BatchItem[]): void {
     if (!this.redis) return;
     // While Redis is connected, every frame waits (up to REDIS_PENDING_BYTES) so the bus gets
     // every update even when pipelines back up; while it is away, or past the bound, only the
-    // newest REDIS_HISTORY_LENGTH per symbol are kept.
-    const trim = this.redis.status !== 'ready' || this.redisPendingBytes > REDIS_PENDING_BYTES;
-    const n = this.cfg.redisHistoryLength;
-    for (const it of items) {
-      let list = this.redisPending.get(it.symbol);
-      if (!list) this.redisPending.set(it.symbol, (list = []));
-      list.push(it);
-      this.redisPendingBytes += it.latest.length;
-      if (trim && list.length > 2 * n) {
-        for (const dropped of list.splice(0, list.length - n)) this.redisPendingBytes -= dropped.latest.length;
-      }
-    }
+    // newest REDIS_HISTORY_LENGTH (REDIS_TRADES_LENGTH) per symbol are kept.
+    const trim = this.redis.status !== 'ready' || this.redisPending.bytes + this.tradesPending.bytes > REDIS_PENDING_BYTES;
+    this.redisPending.add(items, trim);
+    this.tradesPending.add(trades, trim);
     this.flushRedis();
   }
 
   private flushRedis(): void {
-    const items: BatchItem[] = [];
-    for (const list of this.redisPending.values()) for (const it of list) items.push(it);
-    if (items.length > 0 && this.redis!.writeBatch(items)) {
+    const items = this.redisPending.items();
+    const trades = this.tradesPending.items();
+    if ((items.length > 0 || trades.length > 0) && this.redis!.writeBatch(items, trades)) {
       this.redisPending.clear();
-      this.redisPendingBytes = 0;
+      this.tradesPending.clear();
     }
   }
 
@@ -233,11 +254,15 @@ export class WriterActor implements WriterApi {
       redis: this.redis ? { status: this.redis.status, ...this.redis.counters } : { status: 'off', batches: 0, commands: 0, skippedBatches: 0, errors: 0 },
       rowsTaken: this.rowsTaken,
       duplicatesSkipped: this.duplicatesSkipped,
+      tradesTaken: this.tradesTaken,
+      tradeDuplicatesSkipped: this.tradeDuplicatesSkipped,
       batchesFoundCommitted: c.alreadyCommitted,
       rowsCommitted: c.rowsCommitted,
+      tradesCommitted: c.tradesCommitted,
+      tradesAlreadyStored: c.tradesAlreadyStored,
       batchesCommitted: c.batchesCommitted,
       batchRetries: c.batchRetries,
-      pendingRows: this.commits.pendingRows + this.builder.rows + (this.held?.batch.rows ?? 0),
+      pendingRows: this.commits.pendingRows + this.builder.rows + (this.held ? batchRows(this.held.batch) : 0),
       journal: { bytes: this.journal.bytes, records: this.journal.records, active: this.commits.journalActive },
       copy: this.commits.copyLatency.summary(),
       commitLag: this.commits.commitLag.summary(),
@@ -279,7 +304,7 @@ export class WriterActor implements WriterApi {
     await this.commitLoop;
     this.journal.close();
     this.inbox.close();
-    if (this.redis && this.redisPending.size > 0 && this.redis.status === 'ready') {
+    if (this.redis && (this.redisPending.size > 0 || this.tradesPending.size > 0) && this.redis.status === 'ready') {
       await this.redis.whenIdle(); // room for the last pipeline: :latest ends at the last update
       this.flushRedis();
       await this.redis.whenIdle();
