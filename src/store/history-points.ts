@@ -20,7 +20,7 @@ const QUERY_TIMEOUT_MS = 10_000;
 /** One small pool per pool thread and database: tasks reuse connections. */
 const pools = new Map<string, pg.Pool>();
 
-function poolFor(url: string): pg.Pool {
+export function poolFor(url: string): pg.Pool {
   let p = pools.get(url);
   if (!p) {
     // Bounded: a database that hangs must not hold a subscriber's history forever (the front

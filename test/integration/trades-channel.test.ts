@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { type BinanceServer, startBinanceServer } from '../helpers/exchanges/binance-server.js';
-import { REDIS_URL, type Runtime, sleep, startRuntime } from '../helpers/runtime.js';
+import { REDIS_URL, type Runtime, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
 import { type Msg, TestClient, tradeSequenceProblems } from '../helpers/ws-client.js';
 
 const NATIVE = 'TRADEUSDT';
@@ -13,6 +13,11 @@ const SYMBOL = `BINANCE.${NATIVE}`;
 let rt: Runtime;
 let binance: BinanceServer;
 let redis: Redis;
+let dep: Awaited<ReturnType<typeof createDeployment>>;
+const overrides = () => ({
+  feeds: `binance:${NATIVE};simulator:US.AAPL`, binanceWsUrl: binance.wsUrl, binanceRestUrl: binance.restUrl,
+  shards: 1, depth: 10, staleAfterMs: 60_000, simUpdatesPerSecond: 50, redisUrl: REDIS_URL,
+});
 
 async function until<T>(what: string, read: () => Promise<T> | T, done: (v: T) => boolean, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -36,14 +41,13 @@ beforeAll(async () => {
   // Paused until the subscriber is in: every trade the exchange prints is then one it must get.
   binance = await startBinanceServer({ symbols: [NATIVE], seed: 11, tickMs: 5, tradeChance: 0.4, pingIntervalMs: 200 });
   binance.pause();
-  rt = await startRuntime({
-    feeds: `binance:${NATIVE};simulator:US.AAPL`, binanceWsUrl: binance.wsUrl, binanceRestUrl: binance.restUrl,
-    shards: 1, depth: 10, staleAfterMs: 60_000, simUpdatesPerSecond: 50, redisUrl: REDIS_URL,
-  });
+  dep = await createDeployment();
+  rt = await startRuntime(overrides(), dep);
 }, 60_000);
 
 afterAll(async () => {
   await rt?.stop();
+  await dep?.drop();
   await binance?.close();
   await redis?.quit();
 });
@@ -156,4 +160,18 @@ describe('the trades channel', () => {
     expect(checked).toBeGreaterThanOrEqual(10);
     expect(tradeSequenceProblems(c.messages.map((m) => ({ ...m, symbol: m.symbol === 'US.AAPL' ? SYMBOL : m.symbol })), SYMBOL)).toEqual([]);
   }, 30_000);
+
+  it('after a restart (empty trade rings) GET /trades?limit= answers from Redis, the range from PostgreSQL', async () => {
+    binance.pause();
+    await sleep(300);
+    await rt.stop();
+    const sent = [...binance.tradesSent(NATIVE)].sort((a, b) => a - b).map(String);
+    rt = await startRuntime(overrides(), dep);
+    const recent = await rt.get<{ source: string; trades: TradeItem[] }>(`/trades/${SYMBOL}?limit=20`);
+    expect(recent.body.source).toBe('redis');
+    expect(recent.body.trades.map((t) => t.trade_id)).toEqual(sent.slice(-20));
+    const first = binance.trades(NATIVE).find((t) => String(t.id) === sent[0])!;
+    const ranged = await rt.get<{ source: string; trades: TradeItem[] }>(`/trades/${SYMBOL}?from=${first.time}&limit=10000`);
+    expect(ranged.body.trades.map((t) => t.trade_id).sort()).toEqual([...sent].sort());
+  }, 60_000);
 });

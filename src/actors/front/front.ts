@@ -22,6 +22,8 @@ import { HistoryTiers, type Points } from './history-tiers.js';
 import { REDIS_OWNER, nodeRedis } from '../../store/redis-connections.js';
 import { type HttpDeps, errorReply, handleHttp } from './http.js';
 import type { TradesSources } from './trades-http.js';
+import { type StoredTrade, readRecentTradesRedis } from '../../store/trade-query.js';
+import type { StoredTradesTask } from '../../store/trades-task.js';
 import type { FrontApi, FrontInit, FrontStats } from './messages.js';
 import type { SupervisorApi } from '../supervisor/messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
@@ -422,8 +424,16 @@ export class FrontActor implements FrontApi {
     return { bytes, lastSeq: newest.lastSeq, epoch: newest.epoch, points: memory.points + (db?.points ?? 0) };
   }
 
-  /** Where GET /trades reads beyond the trade rings. */
-  private readonly tradeSources: TradesSources = {};
+  /** Where GET /trades reads beyond the trade rings: Redis's capped lists, PostgreSQL through the snapshot pool. */
+  private get tradeSources(): TradesSources {
+    const redis = this.tiers?.redisClient;
+    const db = this.init.database;
+    return {
+      redis: redis && ((symbol, limit) => readRecentTradesRedis(redis, symbol, limit)),
+      database: db && ((symbol, fromMs, toMs, limit) =>
+        this.pool.run({ kind: 'trades', databaseUrl: db.url, symbol, fromMs, toMs, limit } satisfies StoredTradesTask as never) as unknown as Promise<StoredTrade[]>),
+    };
+  }
 
   private get httpDeps(): HttpDeps {
     return {

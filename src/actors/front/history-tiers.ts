@@ -76,6 +76,11 @@ export class HistoryTiers {
     }
   }
 
+  /** The node's Redis client for reads (GET /trades reads the capped trade lists with it); undefined without Redis. */
+  get redisClient(): Redis | undefined {
+    return this.redis;
+  }
+
   /**
    * Stored points of `symbol` with fromMs <= time < toMs, at `resolutionMs`, oldest first, as
    * the hour chunks' own bytes: the caller writes them once into the frame (a day is ~20 MB, so

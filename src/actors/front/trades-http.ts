@@ -12,18 +12,9 @@
 import { TH_EPOCH, TH_LAST_SEQ, TRADE_RECORD_FIELDS, T_EPOCH, T_EXCHANGE_TS, T_FEED_TS, T_PRICE, T_SEQ, T_SIDE, T_SIZE, TRADE_BUY } from '../../ring/layout.js';
 import { tradeIdOf } from '../../ring/trade-store.js';
 import type { HttpReply } from '../../protocol/http.js';
+import type { StoredTrade } from '../../store/trade-query.js';
 import type { FrontTrades } from './trades.js';
 
-/** One trade as GET /trades answers it. */
-export interface TradeJson {
-  seq: number;
-  epoch: number;
-  trade_id: string;
-  price: number;
-  size: number;
-  side: 'buy' | 'sell';
-  time: string;
-}
 
 export const TRADES_DEFAULT_LIMIT = 100;
 export const TRADES_RANGE_DEFAULT_LIMIT = 1000;
@@ -32,9 +23,9 @@ export const TRADES_MAX_LIMIT = 10_000;
 
 export interface TradesSources {
   /** The newest `limit` trades of Redis's capped list, oldest first; undefined without Redis. */
-  redis?(symbol: string, limit: number): Promise<TradeJson[]>;
+  redis?(symbol: string, limit: number): Promise<StoredTrade[]>;
   /** Trades from the `trades` table; undefined without PostgreSQL. */
-  database?(symbol: string, fromMs: number, toMs: number, limit: number): Promise<TradeJson[]>;
+  database?(symbol: string, fromMs: number, toMs: number, limit: number): Promise<StoredTrade[]>;
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
@@ -48,20 +39,20 @@ export function parseTime(v: string): number {
 }
 
 /** The newest `limit` trades of the ring, oldest first (those overwritten meanwhile are skipped). */
-export function recentFromRing(t: FrontTrades, limit: number): TradeJson[] {
+export function recentFromRing(t: FrontTrades, limit: number): StoredTrade[] {
   const store = t.store;
   if (!store.readHeader()) return [];
   const last = store.header[TH_LAST_SEQ];
   const epoch = store.header[TH_EPOCH];
   const rec = new Float64Array(TRADE_RECORD_FIELDS);
-  const out: TradeJson[] = [];
+  const out: StoredTrade[] = [];
   for (let seq = Math.max(1, last - Math.min(limit, store.capacity) + 1); seq <= last; seq++) {
     if (store.readTrade(seq, epoch, rec, 0)) out.push(tradeJson(rec));
   }
   return out;
 }
 
-function tradeJson(rec: Float64Array): TradeJson {
+function tradeJson(rec: Float64Array): StoredTrade {
   const ex = rec[T_EXCHANGE_TS];
   return {
     seq: rec[T_SEQ], epoch: rec[T_EPOCH], trade_id: tradeIdOf(rec, 0), price: rec[T_PRICE], size: rec[T_SIZE],
