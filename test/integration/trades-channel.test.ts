@@ -101,6 +101,12 @@ describe('the trades channel', () => {
     expect(ranged.body.source).toBe('database');
     expect(ranged.body.trades.map((t) => t.trade_id).sort()).toEqual(sent);
 
+    const metrics = await (await fetch(`${rt.http}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('tickplant_trades_published_total')).toBeGreaterThanOrEqual(sent.length);
+    expect(value('tickplant_writer_trades_committed_total')).toBeGreaterThanOrEqual(sent.length);
+    expect(value('tickplant_shard_trades_accepted_total')).toBeGreaterThanOrEqual(sent.length);
+
     const cached = await redis.lrange(`trades:${SYMBOL}`, 0, -1);
     expect(cached.length).toBe(Math.min(sent.length, rt.cfg.redisTradesLength));
     expect((JSON.parse(cached[0]) as TradeItem).trade_id).toBe(live[live.length - 1].trade_id); // newest first

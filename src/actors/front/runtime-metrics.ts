@@ -47,6 +47,9 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   const offered = c('feed_updates_total', 'Updates offered by the feed');
   const drops = c('feed_queue_full_drops_total', 'Feed updates dropped because a shard input queue was full');
   const accepted = c('shard_updates_accepted_total', 'Updates accepted by the shards', ['shard']);
+  const tradesAccepted = c('shard_trades_accepted_total', 'Trades sequenced by the shards (each channel trades:<symbol> has its own seq)', ['shard']);
+  const tradesPublished = c('trades_published_total', 'Trade frames published to their symbol\'s trades topic (each encoded once)');
+  const tradesCommitted = c('writer_trades_committed_total', 'Trade rows of committed batches (a trade the table already held is stored once)');
   const rejected = c('shard_updates_rejected_total', 'Updates rejected by validation, by reason', ['reason']);
   const committed = c('writer_rows_committed_total', 'Rows committed to PostgreSQL');
   const redisCommands = c('writer_redis_commands_total', 'Redis commands sent by the writer pipelines');
@@ -84,6 +87,7 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     messages.set(f.messagesSent);
     bytes.set(f.bytesSent);
     frames.set(f.framesPublished);
+    tradesPublished.set(f.tradesPublished);
     conflations.set(f.conflations);
     for (const [reason, n] of Object.entries(f.resyncs)) resyncs.set(n, { reason });
     for (const [code, n] of Object.entries(f.errorsSent)) errors.set(n, { code });
@@ -102,6 +106,7 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     for (const sh of s.shards) {
       if (!('accepted' in sh)) continue;
       accepted.set(sh.accepted, { shard: String(sh.index) });
+      tradesAccepted.set(sh.trades.accepted, { shard: String(sh.index) });
       for (const [reason, n] of Object.entries(sh.rejected)) byReason.set(reason, (byReason.get(reason) ?? 0) + n);
     }
     for (const [reason, n] of byReason) rejected.set(n, { reason });
@@ -131,6 +136,7 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     }
     if (s.writer) {
       committed.set(s.writer.rowsCommitted);
+      tradesCommitted.set(s.writer.tradesCommitted);
       redisCommands.set(s.writer.redis.commands);
     }
   };
