@@ -8,6 +8,7 @@ export interface SymbolRegistration {
   shard: number;
   store: SharedArrayBuffer; // layout.ts: header, raw ring, history ring
   trades: SharedArrayBuffer; // layout.ts TRADE_*: the trades channel's sequence and recent trades
+  analytics: SharedArrayBuffer; // layout.ts ANALYTICS_*: published candles per interval and the 24 h ticker
   registeredAtMs: number; // the store's history ring holds nothing older: earlier points are in PostgreSQL
   seeded?: { epoch: number; seq: number }; // the store continues this stored sequence (after a restart)
 }

@@ -334,6 +334,45 @@ export class CandleBuilder {
     return ADD_LATE | ADD_BEGAN;
   }
 
+  /**
+   * Starts over from candles as they were published (oldest first, in bucket order): the closed
+   * ones are held for late trades (the newest `keep`), a last one not closed is the open candle.
+   * For a successor shard, or candles seeded from the stored trades after a restart. The exact
+   * volume sums are recovered from the published volume (decimal-sum.ts); the quote volume's
+   * compensation term starts at 0 (it stays within the documented 12 digits).
+   */
+  restore(candles: readonly Candle[]): void {
+    // Every slot back to the free list, then take what the candles need.
+    const all = new Set<Slot>([...this.free.slice(0, this.freeCount), ...this.ring.filter(Boolean)]);
+    if (this.current !== null) all.add(this.current);
+    this.freeCount = 0;
+    for (const slot of all) this.give(slot);
+    this.ring.fill(undefined as unknown as Slot);
+    this.current = null;
+    this.head = 0;
+    this.count = 0;
+    this.frontier = -Infinity;
+    this.changed = null;
+    this.closedCandle = null;
+    const last = candles.length > 0 && !candles[candles.length - 1].closed ? candles[candles.length - 1] : undefined;
+    const closed = (last ? candles.slice(0, -1) : candles).slice(-this.keep);
+    for (const c of closed) {
+      const slot = this.take();
+      copyInto(slot, c);
+      slot.closed = true;
+      this.setRing(this.count, slot);
+      this.count += 1;
+      if (slot.end > this.frontier) this.frontier = slot.end;
+    }
+    if (last) {
+      const slot = this.take();
+      copyInto(slot, last);
+      slot.closed = false;
+      this.current = slot;
+      if (slot.end > this.frontier) this.frontier = slot.end;
+    }
+  }
+
   /** Marks `c` closed and appends it to the ring (the newest held), giving up the oldest when full. */
   private retire(c: Slot): void {
     c.closed = true;
@@ -368,4 +407,22 @@ export class CandleBuilder {
     this.free[this.freeCount] = c;
     this.freeCount += 1;
   }
+}
+
+function copyInto(slot: Slot, c: Candle): void {
+  slot.begin(c.start, c.end);
+  slot.open = c.open;
+  slot.high = c.high;
+  slot.low = c.low;
+  slot.close = c.close;
+  slot.trades = c.trades;
+  slot.firstTime = c.firstTime;
+  slot.firstSeq = c.firstSeq;
+  slot.lastTime = c.lastTime;
+  slot.lastSeq = c.lastSeq;
+  addDecimal(slot.sums, 0, c.volume);
+  slot.sums[2] = c.quoteVolume;
+  slot.volume = decimalNumber(slot.sums[0], slot.sums[1]);
+  slot.quoteVolume = c.quoteVolume;
+  slot.vwap = slot.volume > 0 ? slot.quoteVolume / slot.volume : NaN;
 }

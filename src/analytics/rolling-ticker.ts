@@ -22,6 +22,7 @@
 // (a non-power-of-two size is fine: every combine below is commutative and associative). Each
 // node is NODE_FIELDS float64s; (2 × 1440 + 1) × 13 × 8 bytes ≈ 300 KB per symbol, made once.
 
+import type { Candle } from './candle-builder.js';
 import { addProduct, twoSumError } from './compensated-sum.js';
 import { DECIMAL_UNITS, addDecimal, decimalDifference, decimalNumber } from './decimal-sum.js';
 
@@ -196,6 +197,38 @@ export class RollingTicker {
       }
     }
     this.minute = minute;
+    return true;
+  }
+
+  /**
+   * Folds a whole minute's trades at once, from their 1m candle (start, open/close with the first and
+   * last trade's time and seq, high, low, volume, quote volume, trades): how a restarted process or
+   * shard rebuilds the window from candles. False when the minute is older than the window.
+   */
+  addMinute(c: Candle): boolean {
+    if (!(c.trades > 0) || !Number.isFinite(c.lastTime)) return false;
+    if (c.lastTime > this.asOfMs) this.advance(c.lastTime);
+    if (!(c.start >= this.windowStart)) return false;
+    const minute = Math.floor(c.start / MINUTE_MS);
+    const i = minute === this.minute ? HOT : leafOf(minute);
+    const n = this.nodes;
+    const b = i * NODE_FIELDS;
+    if (c.high > n[b + N_HIGH]) n[b + N_HIGH] = c.high;
+    if (c.low < n[b + N_LOW]) n[b + N_LOW] = c.low;
+    if (c.firstTime < n[b + N_FIRST_TIME] || (c.firstTime === n[b + N_FIRST_TIME] && c.firstSeq < n[b + N_FIRST_SEQ])) {
+      n[b + N_FIRST_TIME] = c.firstTime;
+      n[b + N_FIRST_SEQ] = c.firstSeq;
+      n[b + N_FIRST_PRICE] = c.open;
+    }
+    if (c.lastTime > n[b + N_LAST_TIME] || (c.lastTime === n[b + N_LAST_TIME] && c.lastSeq > n[b + N_LAST_SEQ])) {
+      n[b + N_LAST_TIME] = c.lastTime;
+      n[b + N_LAST_SEQ] = c.lastSeq;
+      n[b + N_LAST_PRICE] = c.close;
+    }
+    n[b + N_TRADES] += c.trades;
+    addDecimal(n, b + N_VOLUME, c.volume);
+    addProduct(n, b + N_QUOTE, c.quoteVolume, 1);
+    if (i !== HOT) this.rebuildPath(i);
     return true;
   }
 

@@ -5,6 +5,7 @@
 // Unknown fields are ignored, so clients may send fields of newer protocol versions.
 
 import { z } from 'zod';
+import { INTERVALS } from '../analytics/intervals.js';
 
 /** Stable error codes of `{"type":"error","code",…}`; clients may branch on them. */
 export const ERROR_CODES = [
@@ -32,9 +33,10 @@ export interface ResumePoint {
 
 /**
  * What a subscription follows of a symbol; each channel has its own `seq` and `epoch`.
- * `book`: the order book (snapshot, then updates); `trades`: the exchange's trades.
+ * `book`: the order book (snapshot, then updates); `trades`: the exchange's trades;
+ * `candles:<interval>`: today's candles, then each change; `ticker`: the rolling 24 h ticker.
  */
-export const CHANNELS = ['book', 'trades'] as const;
+export const CHANNELS = ['book', 'trades', ...INTERVALS.map((i) => `candles:${i}` as const), 'ticker'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export type ClientMessage =

@@ -225,4 +225,35 @@ export const tradeStoreBytes = (capacity: number): number => TRADE_HEADER_BYTES 
  */
 export const ROW_TRADE = 0x80000000;
 
+// ─── Per-symbol analytics store: candles of each interval and the 24 h ticker ─────
+//
+//   ┌── channel headers: ANALYTICS_CHANNELS × 64 bytes ──┐┌── candle ring of interval 0 … 6 ──┐┌── ticker slot ──┐
+//   │ i32 version | epoch | lastSeq | coverage | folded… ││ capacity × CANDLE_SLOT_FIELDS f64  ││ TICKER_SLOT_…   │
+//   └─────────────────────────────────────────────────────┘└─────────────────────────────────────┘└─────────────────┘
+// Channel k (0-6: candles of INTERVALS[k], 7: the ticker) has its own seq and epoch. A slot holds
+// the state a published frame carried (written only when published, with that frame's seq), so
+// a reader that finds every slot's seq at or below the header's lastSeq has the channel's state
+// at exactly lastSeq. Candle slot = bucket number & (capacity - 1). Seqlocks as above.
+export const ANALYTICS_CHANNELS = 8;
+export const TICKER_CHANNEL = 7;
+export const AH_FIELDS = 8; // f64 per channel header
+export const AH_VERSION = 0; // Int32 index relative to the header's first f64 × 2
+export const AH_EPOCH = 1;
+export const AH_LAST_SEQ = 2;
+export const AH_COVERAGE_START = 3; // candles of buckets starting at or after this are complete in the ring
+export const AH_FOLDED_EPOCH = 4; // the trade (epoch, seq) folded last when lastSeq was published:
+export const AH_FOLDED_SEQ = 5; //   a successor re-folds the trades after it from the trade ring
+export const CANDLE_RECORD_FIELDS = 15; // analytics/candle-builder.ts CANDLE_FIELDS
+export const TICKER_RECORD_FIELDS = 13; // analytics/rolling-ticker.ts TICKER_FIELDS
+export const AS_VERSION = 0; // slot: Int32 version
+export const AS_SEQ = 1; // channel seq of the frame that published this state
+export const AS_EPOCH = 2;
+export const AS_RECORD = 3; // the candle (C_*) or ticker record from here
+export const CANDLE_SLOT_FIELDS = AS_RECORD + CANDLE_RECORD_FIELDS; // 18 → 144 bytes
+export const TICKER_SLOT_FIELDS = AS_RECORD + TICKER_RECORD_FIELDS; // 16
+export const analyticsStoreBytes = (candleCapacity: number): number =>
+  8 * (ANALYTICS_CHANNELS * AH_FIELDS + 7 * candleCapacity * CANDLE_SLOT_FIELDS + TICKER_SLOT_FIELDS);
+/** FR_KIND of an analytics frame: FRAME_ANALYTICS + channel (candles of INTERVALS[k], or the ticker). */
+export const FRAME_ANALYTICS = 16;
+
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

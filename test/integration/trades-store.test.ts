@@ -191,7 +191,7 @@ async function startWriter(d: Deployment, symbols: string[], over: Parameters<ty
   const registrations = new MessageChannel();
   const actor = new WriterActor({
     config: cfg, databaseUrl: cfg.databaseUrl!, rows: [queue], control: control.port1, registrations: registrations.port1,
-    symbols: symbols.map((name, id) => ({ id, name, shard: 0, store: new SharedArrayBuffer(8), trades: new SharedArrayBuffer(8), registeredAtMs: 0 })),
+    symbols: symbols.map((name, id) => ({ id, name, shard: 0, store: new SharedArrayBuffer(8), trades: new SharedArrayBuffer(8), analytics: new SharedArrayBuffer(8), registeredAtMs: 0 })),
     redisConnections: redisConnectionCounter(),
   });
   await actor.start();

@@ -47,7 +47,7 @@ describe('parseClientMessage rejects', () => {
     ['resume with unsafe seq', '{"action":"subscribe","symbol":"A","resume":{"seq":1e300,"epoch":5}}', 'invalid_message', /^resume\.seq: /],
     ['resume without epoch', '{"action":"subscribe","symbol":"A","resume":{"seq":3}}', 'invalid_message', /^resume\.epoch: expected an integer > 0$/],
     ['resume with epoch 0', '{"action":"subscribe","symbol":"A","resume":{"seq":3,"epoch":0}}', 'invalid_message', /^resume\.epoch: /],
-    ['an unknown channel', '{"action":"subscribe","symbol":"A","channels":["book","quotes"]}', 'invalid_message', /^channels\.1: expected one of "book", "trades"$/],
+    ['an unknown channel', '{"action":"subscribe","symbol":"A","channels":["book","quotes"]}', 'invalid_message', /^channels\.1: expected one of "book", "trades", "candles:1s", .*"ticker"$/],
     ['channels not an array', '{"action":"subscribe","symbol":"A","channels":"trades"}', 'invalid_message', /^channels: expected an array/],
     ['no channel', '{"action":"subscribe","symbol":"A","channels":[]}', 'invalid_message', /^channels: expected an array/],
     ['a per-channel resume with a bad seq', '{"action":"subscribe","symbol":"A","resume":{"trades":{"seq":-1,"epoch":2}}}', 'invalid_message', /^resume\.trades\.seq: expected an integer >= 0$/],

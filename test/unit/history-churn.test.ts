@@ -17,7 +17,7 @@ function setup() {
   for (let i = 0; i < 10; i++) {
     const name = `S${i}`;
     // What a subscription reads of a symbol that has no update yet.
-    symbols.set(name, { channel: 'book', id: i, key: 2 * i, name, topic: `book:${name}`, epoch: 0, lastSeq: 0, stale: false, status: 'live', registeredAt: 0, encode: () => -1, trades: { channel: 'trades', key: 2 * i + 1 } } as unknown as FrontSymbol);
+    symbols.set(name, { channel: 'book', id: i, key: 16 * i, name, topic: `book:${name}`, epoch: 0, lastSeq: 0, stale: false, status: 'live', registeredAt: 0, encode: () => -1, trades: { channel: 'trades', key: 16 * i + 1 }, candles: Array.from({ length: 7 }, (_, k) => ({ channel: 'candles', key: 16 * i + 2 + k })), ticker: { channel: 'ticker', key: 16 * i + 9 } } as unknown as FrontSymbol);
   }
   const keys = new KeyRing(() => Promise.reject(new Error('no keys in this test')), logger('test'));
   const access = new WsAccess(cfg, new Authenticator(keys, undefined), new OriginPolicy([]), { wsRefused: new Map(), wsClosed: new Map(), wsAuthFailures: new Map() });

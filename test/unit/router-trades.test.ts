@@ -10,7 +10,7 @@ import {
 } from '../../src/ring/layout.js';
 import { QueueConsumer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 
-const cfg = { shards: 1, maxSymbols: 8, depth: 5, rawCapacity: 64, historyCapacity: 64, tradeCapacity: 64 } as unknown as Config;
+const cfg = { shards: 1, maxSymbols: 8, depth: 5, rawCapacity: 64, historyCapacity: 64, tradeCapacity: 64, candleCapacity: 2048 } as unknown as Config;
 
 function rig() {
   const input = createQueueBuffer(1024);

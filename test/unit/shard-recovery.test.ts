@@ -10,6 +10,7 @@ import { KIND_DELTA, KIND_SNAPSHOT, createBookUpdate } from '../../src/feeds/typ
 import { FR_JSON_LENGTH, FR_JSON_OFFSET, H_VERSION, inputRecordBytes } from '../../src/ring/layout.js';
 import { QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../src/ring/symbol-store.js';
+import { createAnalyticsBuffer } from '../../src/ring/analytics-store.js';
 import { createTradeBuffer } from '../../src/ring/trade-store.js';
 
 const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, depth: 5, logLevel: 'error' });
@@ -20,7 +21,7 @@ describe('shard recovery (regression: a lost book must not take deltas as if it 
     const input = createQueueBuffer(1 << 16);
     const frames = createQueueBuffer(1 << 20);
     const storeSab = createStoreBuffer(geometry);
-    const reg = { id: 0, name: 'X', shard: 0, store: storeSab, trades: createTradeBuffer(64), registeredAtMs: Date.now() };
+    const reg = { id: 0, name: 'X', shard: 0, store: storeSab, trades: createTradeBuffer(64), analytics: createAnalyticsBuffer(2048), registeredAtMs: Date.now() };
     const feed = new QueueProducer(input);
     const u = createBookUpdate(5);
     const offer = (kind: number, bids: number[][], asks: number[][]) => {

@@ -18,6 +18,7 @@ import {
 } from '../../src/ring/layout.js';
 import { QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../src/ring/symbol-store.js';
+import { createAnalyticsBuffer } from '../../src/ring/analytics-store.js';
 import { createTradeBuffer } from '../../src/ring/trade-store.js';
 
 const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, depth: 5, logLevel: 'error', persist: false });
@@ -28,7 +29,7 @@ function rig() {
   const inputs = [createQueueBuffer(1 << 16), createQueueBuffer(1 << 16)];
   const frames = createQueueBuffer(1 << 20);
   const store = createStoreBuffer(geometry);
-  const reg = { id: 0, name: 'KRAKEN.BTC-USD', shard: 0, store, trades: createTradeBuffer(64), registeredAtMs: Date.now() };
+  const reg = { id: 0, name: 'KRAKEN.BTC-USD', shard: 0, store, trades: createTradeBuffer(64), analytics: createAnalyticsBuffer(2048), registeredAtMs: Date.now() };
   const c = new MessageChannel();
   const r = new MessageChannel();
   const init: ShardInit = {

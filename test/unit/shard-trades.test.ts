@@ -16,6 +16,7 @@ import {
 import { QueueConsumer, QueueProducer, createDoorbellBuffer, createQueueBuffer } from '../../src/ring/spsc.js';
 import { createStoreBuffer } from '../../src/ring/symbol-store.js';
 import { TradeStore, createTradeBuffer, tradeIdOf } from '../../src/ring/trade-store.js';
+import { createAnalyticsBuffer } from '../../src/ring/analytics-store.js';
 
 const cfg = loadConfig({ TICKPLANT_CONFIG: '' }, { rawCapacity: 64, tradeCapacity: 64, depth: 5, logLevel: 'error' });
 const geometry = { depth: cfg.depth, rawCapacity: cfg.rawCapacity, historyCapacity: cfg.historyCapacity };
@@ -25,7 +26,7 @@ function rig() {
   const input = createQueueBuffer(1 << 16);
   const frames = createQueueBuffer(1 << 20);
   const rows = createQueueBuffer(1 << 20);
-  const reg = { id: 3, name: 'BINANCE.BTCUSDT', shard: 0, store: createStoreBuffer(geometry), trades: createTradeBuffer(64), registeredAtMs: Date.now() };
+  const reg = { id: 3, name: 'BINANCE.BTCUSDT', shard: 0, store: createStoreBuffer(geometry), trades: createTradeBuffer(64), analytics: createAnalyticsBuffer(2048), registeredAtMs: Date.now() };
   const feed = new QueueProducer(input);
   const shard = () => {
     const c = new MessageChannel();

@@ -11,7 +11,7 @@ import { CLOSE_GOING_AWAY } from '../../protocol/close-codes.js';
 import { TYPE_RESYNC, maxRecordFrameBytes, reasonBytes } from '../../protocol/encode.js';
 import { type MemoryHistoryTask, type PointsPayload, effectiveResolution, envelopePrefix } from '../../protocol/history.js';
 import type { DatabaseHistoryTask } from '../../store/history-points.js';
-import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_TRADE, SEQ_NONE } from '../../ring/layout.js';
+import { FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_ANALYTICS, FRAME_TRADE, SEQ_NONE, TICKER_CHANNEL } from '../../ring/layout.js';
 import { QueueConsumer } from '../../ring/spsc.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
@@ -24,11 +24,14 @@ import { type HttpDeps, errorReply, handleHttp } from './http.js';
 import type { TradesSources } from './trades-http.js';
 import { type StoredTrade, readRecentTradesRedis } from '../../store/trade-query.js';
 import type { StoredTradesTask } from '../../store/trades-task.js';
+import type { StoredCandlesTask } from '../../store/candles-task.js';
+import type { StoredCandle } from '../../store/candle-query.js';
 import type { FrontApi, FrontInit, FrontStats } from './messages.js';
 import type { SupervisorApi } from '../supervisor/messages.js';
 import { type FrontCounters, type HistoryResult, type Session, Sessions } from './sessions.js';
 import { FrontSymbol } from './symbols.js';
 import { FrontTrades } from './trades.js';
+import { FrontCandles, FrontTicker } from './analytics-streams.js';
 import { CacheLink } from './cache-link.js';
 import { OPS_PATHS, OpsHttp } from './ops-http.js';
 import { isApiPath } from '../../cache/api/api.js';
@@ -70,6 +73,7 @@ export class FrontActor implements FrontApi {
   };
   private framesPublished = 0;
   private tradesPublished = 0;
+  private analyticsPublished = 0;
   private readonly rate = { at: Date.now(), frames: 0, perS: 0 };
   private bytesSinceSweep = 0;
   private bytesThisTurn = 0;
@@ -111,7 +115,7 @@ export class FrontActor implements FrontApi {
       this.tiers = new HistoryTiers(this.pool as Piscina, init.database, nodeRedis(this.cfg, init.redisConnections, REDIS_OWNER.front), logger('front'));
     }
     // Direct sends may be a trades snapshot (the recent trades at once): the larger bound.
-    const maxDirect = Math.max(maxFrame, FrontTrades.maxFrameBytes(this.cfg, 32));
+    const maxDirect = Math.max(maxFrame, FrontTrades.maxFrameBytes(this.cfg, 32), FrontCandles.maxFrameBytes(this.cfg.candleCapacity, 32), FrontTicker.maxFrameBytes(32));
     this.resyncScratch = new Uint8Array(maxDirect);
     // Sweep at least every 4 × WS_CONFLATE_BYTES published, and always before an attached
     // connection could reach the uWS ceiling (one frame of margin below the sweep's "near the
@@ -224,8 +228,14 @@ export class FrontActor implements FrontApi {
       }
     }
     const b = at >> 3;
-    if (q.u32[(at >> 2) + FR_KIND] === FRAME_TRADE) {
+    const kind = q.u32[(at >> 2) + FR_KIND];
+    if (kind === FRAME_TRADE) {
       this.publishTrade(sym.trades, q, at);
+      return;
+    }
+    if (kind >= FRAME_ANALYTICS) {
+      const k = kind - FRAME_ANALYTICS;
+      this.publishState(k === TICKER_CHANNEL ? sym.ticker : sym.candles[k], q, at);
       return;
     }
     let seq = q.f64[b + FR_SEQ];
@@ -283,6 +293,40 @@ export class FrontActor implements FrontApi {
     this.framesPublished++;
     this.latency.recordMs(nowMs() - q.f64[b + FR_FEED_TS]);
     this.sessions.published(sym);
+  }
+
+  /**
+   * A frame of a candles or ticker channel (a whole state): in sequence, the shard's bytes; after
+   * a gap (a full frame queue), a new epoch or a front restart, a snapshot consistent at the
+   * store's committed seq, which then counts as published (queued frames up to it are dropped).
+   */
+  private publishState(st: FrontCandles | FrontTicker, q: QueueConsumer, at: number): void {
+    const b = at >> 3;
+    const seq = q.f64[b + FR_SEQ];
+    const epoch = q.f64[b + FR_EPOCH];
+    if (epoch === st.epoch && seq <= st.lastSeq) {
+      this.duplicatesDropped++;
+      return;
+    }
+    if ((epoch === st.epoch && seq === st.lastSeq + 1) || (st.epoch === 0 && seq === 1)) {
+      const from = at + FR_JSON_OFFSET;
+      this.deliver(st.topic, q.bytes.subarray(from, from + q.u32[(at >> 2) + FR_JSON_LENGTH]));
+      st.epoch = epoch;
+      st.lastSeq = seq;
+    } else {
+      const reason = st.epoch === 0 ? 'front_restarted' : epoch === st.epoch ? 'gap' : 'epoch_changed';
+      const snap = st.snapshot(this.resyncScratch, Date.now(), reasonBytes(reason));
+      if (snap === undefined || snap.epoch !== epoch || snap.seq < seq) {
+        this.unresolvedGaps++; // the store moved on meanwhile: the next frame tries again
+        return;
+      }
+      this.counters.resyncs.set(`${st.channel}_${reason}`, (this.counters.resyncs.get(`${st.channel}_${reason}`) ?? 0) + this.server!.subscribers(st.topic));
+      this.deliver(st.topic, this.resyncScratch.subarray(0, snap.length));
+      st.epoch = snap.epoch;
+      st.lastSeq = snap.seq;
+    }
+    this.analyticsPublished++;
+    this.sessions.published(st);
   }
 
   /**
@@ -443,6 +487,11 @@ export class FrontActor implements FrontApi {
       history: (sym, res, fromMs) => this.buildHistory(sym, res, fromMs),
       stats: async () => ({ ...(await this.supervisor.stats()), front: this.stats() }),
       trades: this.tradeSources,
+      candles: this.init.database && ((symbol, interval, fromMs, toMs, limit) => {
+        const db = this.init.database!;
+        const task: StoredCandlesTask = { kind: 'candles', databaseUrl: db.url, timescale: db.timescale, timeZone: this.cfg.marketTimeZone, symbol, interval, fromMs, toMs, limit };
+        return this.pool.run(task as never) as unknown as Promise<StoredCandle[]>;
+      }),
       health: async () => {
         const components = await this.supervisor.health();
         const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);
@@ -470,6 +519,7 @@ export class FrontActor implements FrontApi {
       bytesSent: this.counters.bytesSent,
       framesPublished: this.framesPublished,
       tradesPublished: this.tradesPublished,
+      analyticsPublished: this.analyticsPublished,
       publishedPerS: this.rate.perS,
       duplicatesDropped: this.duplicatesDropped,
       statusesPublished: this.statusesPublished,

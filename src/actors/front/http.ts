@@ -12,6 +12,7 @@ import type { HistoryResult } from './sessions.js';
 import type { FrontSymbol } from './symbols.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { type TradesSources, tradesReply } from './trades-http.js';
+import { type StoredCandles, candlesReply, tickerJson } from './analytics-http.js';
 
 export interface HttpDeps {
   cfg: Config;
@@ -21,6 +22,8 @@ export interface HttpDeps {
   stats(): Promise<unknown>;
   health(): Promise<Record<string, ComponentHealth>>;
   trades: TradesSources;
+  /** Stored candles (PostgreSQL); undefined without it. */
+  candles?: StoredCandles;
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
@@ -52,6 +55,9 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
+  { method: 'GET', path: '/candles/{symbol}', description: 'candles ?interval=1m (1s, 1m, 5m, 15m, 1h, 4h, 1d) &from=&to=&limit=; today by default; oldest first', access: 'read' },
+  { method: 'GET', path: '/ticker', description: 'the rolling 24 h ticker of every symbol', access: 'read' },
+  { method: 'GET', path: '/ticker/{symbol}', description: 'the rolling 24 h ticker of one symbol', access: 'read' },
   { method: 'GET', path: '/trades/{symbol}', description: 'recent trades (?limit=100, from memory or Redis), or ?from=&to= (ISO or ms) from PostgreSQL; oldest first', access: 'read' },
   { method: 'GET', path: '/ws', description: 'WebSocket: auth, subscribe, unsubscribe, ping; history, then live updates', access: 'public' },
   { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing', access: 'public' },
@@ -68,6 +74,7 @@ function routeIndex(): HttpReply {
 
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
 const TRADES = /^\/trades\/([^/]+)$/;
+const ANALYTICS = /^\/(candles|ticker)\/([^/]+)$/;
 
 /** The symbol a path segment names, or the 400/404 reply saying why not. */
 function symbolOf(segment: string, d: HttpDeps): FrontSymbol | HttpReply {
@@ -104,10 +111,18 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
       });
     case '/stats':
       return d.stats().then((s) => json(200, s));
+    case '/ticker':
+      return json(200, { tickers: d.symbols().map(tickerJson) });
   }
   // uWS routes WebSocket upgrades of /ws and /ws/{client_id} itself; a plain GET lands here.
   if (req.url === '/ws' || req.url.startsWith('/ws/')) {
     return error(426, 'upgrade_required', `${req.url} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
+  }
+  const a = ANALYTICS.exec(req.url);
+  if (a) {
+    const sym = symbolOf(a[2], d);
+    if ('body' in sym) return sym;
+    return a[1] === 'ticker' ? json(200, tickerJson(sym)) : candlesReply(sym, req.query, d.cfg.marketTimeZone, d.candles);
   }
   const t = TRADES.exec(req.url);
   if (t) {

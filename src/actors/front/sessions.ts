@@ -14,12 +14,15 @@
 
 import type { Config } from '../../config.js';
 import {
-  CHANNELS, type Channel, type ClientMessage, type ErrorCode, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
+  CHANNELS, type Channel, type ClientMessage, type ErrorCode, type ResumePoint, errorFrame, parseClientMessage, pongFrame, statusFrame, unsubscribedFrame,
 } from '../../protocol/client-message.js';
 import { TYPE_RESYNC, TYPE_SNAPSHOT, TYPE_UPDATE, reasonBytes } from '../../protocol/encode.js';
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_RATE_LIMITED, type MessageLimits, messageLimits } from '../../protocol/close-codes.js';
 import { MessageRate, type RateState, RateVerdict } from './message-rate.js';
 import type { FrontSymbol, Stream } from './symbols.js';
+import type { FrontTrades } from './trades.js';
+import type { FrontCandles, FrontTicker } from './analytics-streams.js';
+import { INTERVALS, type Interval } from '../../analytics/intervals.js';
 import { SEND_DROPPED, type Socket } from './uws.js';
 import type { AccessState, WsAccess } from './ws-access.js';
 
@@ -247,7 +250,8 @@ export class Sessions {
     }
     for (const c of msg.channels) {
       if (c === 'book') this.subscribeBook(ws, sym, msg);
-      else this.subscribeTrades(ws, sym, msg);
+      else if (c === 'trades') this.subscribeTrades(ws, sym, msg);
+      else this.subscribeState(ws, streamOf(sym, c) as FrontCandles | FrontTicker, msg.resume?.[c]);
     }
   }
 
@@ -306,6 +310,22 @@ export class Sessions {
     this.progress(sub);
   }
 
+  /**
+   * A candles or ticker channel: a snapshot consistent at the published seq (today's candles, or
+   * the ticker), then every frame after it. A resume in the same epoch gets only what changed
+   * after its seq (`"reason":"resume"`), or nothing when it missed nothing.
+   */
+  private subscribeState(ws: Socket<Session>, stream: FrontCandles | FrontTicker, resume: ResumePoint | undefined): void {
+    const sub = this.add(ws, stream, 0);
+    sub.resyncReason = '';
+    if (resume) {
+      sub.epoch = resume.epoch;
+      sub.deliveredSeq = resume.seq;
+      sub.resyncReason = resume.epoch === stream.epoch ? 'resume' : resume.epoch === 0 ? '' : 'epoch_changed';
+    } else sub.deliveredSeq = -1;
+    this.progress(sub);
+  }
+
   private buildHistory(sub: Subscription): void {
     const { ws } = sub;
     const sym = sub.stream as FrontSymbol; // only book subscriptions have history
@@ -361,6 +381,7 @@ export class Sessions {
     const { ws, stream } = sub;
     if (ws.getUserData().closed) return;
     if (stream.channel === 'trades') return this.progressTrades(sub);
+    if (stream.channel === 'candles' || stream.channel === 'ticker') return this.progressState(sub, stream);
     const sym = stream;
     if (sub.state === SEAM) {
       const h = sub.history!;
@@ -407,6 +428,38 @@ export class Sessions {
     sub.state = LIVE;
   }
 
+  /** A candles or ticker subscription: its snapshot once it is consistent with what the topic has carried, then onto the topic. */
+  private progressState(sub: Subscription, stream: FrontCandles | FrontTicker): void {
+    const { ws } = sub;
+    if (sub.state === LIVE) return;
+    if (!this.hasRoom(ws)) return this.wait(sub);
+    const attach = () => {
+      this.waiting.delete(sub);
+      this.seams.get(stream.key)?.delete(sub);
+      ws.subscribe(stream.topic);
+      sub.state = LIVE;
+    };
+    if (sub.resyncReason === 'resume' && sub.epoch === stream.epoch && sub.deliveredSeq === stream.lastSeq) return attach(); // missed nothing
+    const since = sub.resyncReason === 'resume' && sub.epoch === stream.epoch ? sub.deliveredSeq : -1;
+    const reason = sub.resyncReason === '' ? undefined : reasonBytes(sub.epoch !== stream.epoch && sub.resyncReason === 'resume' ? 'epoch_changed' : sub.resyncReason);
+    const snap = stream.snapshot(this.scratch, Date.now(), reason, since);
+    if (snap === undefined) return this.wait(sub); // the shard kept writing: on the next sweep
+    if (snap.epoch === stream.epoch && snap.seq === stream.lastSeq) {
+      if (!this.send(ws, this.scratch.subarray(0, snap.length))) return this.wait(sub);
+      sub.epoch = snap.epoch;
+      sub.deliveredSeq = snap.seq;
+      return attach();
+    }
+    // The store is ahead of what the topic carried (its frames are still queued for us): when
+    // the front publishes up to there, the snapshot is read again. Behind (a transient of the
+    // shard's commit order): on the next sweep.
+    if (snap.epoch !== stream.epoch || snap.seq > stream.lastSeq) {
+      this.waiting.delete(sub);
+      return this.waitForSeq(sub);
+    }
+    return this.wait(sub);
+  }
+
   /** A trades subscription: catch up from the trade ring (or resync), then onto the topic. No history, no statuses. */
   private progressTrades(sub: Subscription): void {
     const { ws, stream } = sub;
@@ -433,7 +486,8 @@ export class Sessions {
    * Returns false if it stopped for lack of room (deliveredSeq says where to continue).
    */
   private catchUp(sub: Subscription): boolean {
-    const { ws, stream: sym } = sub;
+    const { ws } = sub;
+    const sym = sub.stream as FrontSymbol | FrontTrades; // the channels with a replay ring
     const missing = sym.lastSeq - sub.deliveredSeq;
     const replayable =
       sub.epoch === sym.epoch && sub.deliveredSeq >= 0 && missing > 0 && missing <= sub.maxReplay &&
@@ -465,7 +519,7 @@ export class Sessions {
       return;
     }
     // A trades subscription always starts with a trades_snapshot, empty before the first trade.
-    const len = sub.stream.encode(this.scratch, TYPE_SNAPSHOT, seq, epoch);
+    const len = (sub.stream as FrontSymbol | FrontTrades).encode(this.scratch, TYPE_SNAPSHOT, seq, epoch);
     if (len >= 0 && this.send(sub.ws, this.scratch.subarray(0, len))) sub.deliveredSeq = seq;
     else {
       sub.deliveredSeq = -1; // gone from the ring already: the catch-up resyncs
@@ -515,9 +569,9 @@ export class Sessions {
     }
   }
 
-  /** Called after a book frame of `sym` was published: seams waiting for that seq can finish. */
-  published(sym: FrontSymbol): void {
-    const set = this.seams.get(sym.key);
+  /** Called after a frame of `stream` was published: subscriptions waiting for that seq can finish. */
+  published(stream: Stream): void {
+    const set = this.seams.get(stream.key);
     if (set === undefined || set.size === 0) return;
     for (const sub of set) this.progress(sub); // each leaves the set once its seq is published
   }
@@ -567,5 +621,8 @@ export class Sessions {
 
 /** The stream of `sym` a channel names. */
 function streamOf(sym: FrontSymbol, channel: Channel): Stream {
-  return channel === 'book' ? sym : sym.trades;
+  if (channel === 'book') return sym;
+  if (channel === 'trades') return sym.trades;
+  if (channel === 'ticker') return sym.ticker;
+  return sym.candles[INTERVALS.indexOf(channel.slice(8) as Interval)];
 }

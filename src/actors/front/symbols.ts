@@ -6,13 +6,16 @@ import { SymbolStore } from '../../ring/symbol-store.js';
 import { encodeRecord, maxRecordFrameBytes, symbolJsonBytes } from '../../protocol/encode.js';
 import type { SymbolRegistration } from '../registry.js';
 import { FrontTrades } from './trades.js';
+import { FrontCandles, FrontTicker, KEYS_PER_SYMBOL } from './analytics-streams.js';
+import { AnalyticsStore } from '../../ring/analytics-store.js';
+import { INTERVALS } from '../../analytics/intervals.js';
 
-/** What a subscription follows: a symbol's book, or its trades. */
-export type Stream = FrontSymbol | FrontTrades;
+/** What a subscription follows: a symbol's book, its trades, its candles of one interval, or its ticker. */
+export type Stream = FrontSymbol | FrontTrades | FrontCandles | FrontTicker;
 
 export class FrontSymbol {
   readonly channel = 'book';
-  /** Key of a subscription to this symbol's book within a connection (its trades: 2·id + 1). */
+  /** Key of a subscription to this symbol's book within a connection (its other channels follow: analytics-streams.ts). */
   readonly key: number;
   readonly id: number;
   readonly name: string;
@@ -38,12 +41,14 @@ export class FrontSymbol {
   /** When the store was created: its history ring holds nothing older. */
   readonly registeredAt: number;
   private readonly rec: Float64Array;
-  /** The symbol's trades channel. */
+  /** The symbol's trades channel, its candle channels (by INTERVALS index) and its ticker channel. */
   readonly trades: FrontTrades;
+  readonly candles: FrontCandles[];
+  readonly ticker: FrontTicker;
 
   constructor(r: SymbolRegistration, private readonly cfg: Config) {
     this.id = r.id;
-    this.key = 2 * r.id;
+    this.key = r.id * KEYS_PER_SYMBOL;
     this.name = r.name;
     this.shard = r.shard;
     this.registeredAt = r.registeredAtMs;
@@ -53,6 +58,9 @@ export class FrontSymbol {
     this.maxFrameBytes = maxRecordFrameBytes(cfg.depth, this.symbolJson.length);
     this.rec = new Float64Array(this.store.rawFields);
     this.trades = new FrontTrades(r.id, r.name, this.symbolJson, r.trades, cfg);
+    const analytics = new AnalyticsStore(r.analytics);
+    this.candles = INTERVALS.map((_, k) => new FrontCandles(r.id, r.name, this.symbolJson, analytics, k, cfg.marketTimeZone));
+    this.ticker = new FrontTicker(r.id, r.name, this.symbolJson, analytics);
     // A store seeded with its stored sequence (after a restart) counts as published up to there:
     // the first subscriber gets the stored book as its snapshot, the next frame is seq + 1. (Not
     // read from the header: for a symbol registered while running, frames the shard already

@@ -3,12 +3,13 @@
 import type { Config } from '../../config.js';
 import { TH_LAST_SEQ, TRADE_RECORD_FIELDS } from '../../ring/layout.js';
 import { TradeStore } from '../../ring/trade-store.js';
+import { KEYS_PER_SYMBOL } from './analytics-streams.js';
 import { TYPE_UPDATE } from '../../protocol/encode.js';
 import { addSnapshotTrade, beginTradesSnapshot, encodeTrade, endTradesSnapshot, maxTradeFrameBytes, maxTradesSnapshotBytes } from '../../protocol/trade-frames.js';
 
 export class FrontTrades {
   readonly channel = 'trades';
-  /** Key of a subscription to this channel within a connection (a symbol's book is 2·id). */
+  /** Key of a subscription to this channel within a connection (analytics-streams.ts numbers the channels). */
   readonly key: number;
   readonly id: number;
   readonly name: string;
@@ -24,7 +25,7 @@ export class FrontTrades {
 
   constructor(id: number, name: string, readonly symbolJson: Uint8Array, sab: SharedArrayBuffer, cfg: Config) {
     this.id = id;
-    this.key = 2 * id + 1;
+    this.key = id * KEYS_PER_SYMBOL + 1;
     this.name = name;
     this.topic = `trades:${name}`;
     this.store = new TradeStore(sab);

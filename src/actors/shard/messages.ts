@@ -45,6 +45,8 @@ export interface ShardStats {
   statusesOwed: number; // of those, still waiting for room
   /** The trades channel: trades sequenced, damaged records refused, new trade epochs, frames the full frame queue refused. */
   trades: { accepted: number; rejected: number; newEpochs: number; frameQueueFull: number };
+  /** Candle and ticker frames published, skipped by a full frame queue; late trades folded into earlier candles, trades too late for any; trades folded again after a restart. */
+  analytics: { published: number; frameQueueFull: number; lateTrades: number; droppedTrades: number; refolded: number };
   inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together
   inputQueues: { name: string; depthBytes: number; capacityBytes: number }[];
   frameQueue: { depthBytes: number; capacityBytes: number };

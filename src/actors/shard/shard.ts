@@ -43,6 +43,8 @@ import { Doorbell, QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
 import { TradeStore } from '../../ring/trade-store.js';
 import { encodeTrade, maxTradeFrameBytes } from '../../protocol/trade-frames.js';
+import { AnalyticsStore } from '../../ring/analytics-store.js';
+import { type AnalyticsCounters, SymbolAnalytics } from './symbol-analytics.js';
 import {
   STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus, maxRecordFrameBytes, maxStatusFrameBytes, symbolJsonBytes,
 } from '../../protocol/encode.js';
@@ -92,6 +94,8 @@ class OwnedSymbol {
   readonly maxFrameBytes: number;
   readonly maxStatusBytes: number;
   readonly maxTradeFrameBytes: number;
+  /** Candles and the 24 h ticker, folded from the trades (set at adoption). */
+  analytics!: SymbolAnalytics;
 
   /** `input`: the index of the one input queue this symbol's records come through. */
   constructor(
@@ -144,6 +148,10 @@ export class ShardActor implements ShardApi {
   private tradeNewEpochs = 0;
   private tradeFrameQueueFull = 0;
   private tradesRejected = 0;
+  private readonly analytics: AnalyticsCounters = { published: 0, frameQueueFull: 0, lateTrades: 0, droppedTrades: 0, refolded: 0 };
+  /** When the candles and tickers were last checked for closes and due publishes. */
+  private analyticsAt = 0;
+  private readonly analyticsEveryMs: number;
 
   constructor(private readonly init: ShardInit) {
     this.cfg = init.config;
@@ -157,6 +165,7 @@ export class ShardActor implements ShardApi {
     this.rows = init.rows ? new QueueProducer(init.rows) : undefined;
     this.rowBytes = rawRecordBytes(this.cfg.depth);
     this.scratch = new Book(this.cfg.depth);
+    this.analyticsEveryMs = Math.max(5, Math.min(50, this.cfg.candlePublishMs >> 1));
     for (const r of init.symbols) this.adopt(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.adopt(r));
   }
@@ -170,6 +179,12 @@ export class ShardActor implements ShardApi {
     const s = new OwnedSymbol(r.id, r.name, store, new TradeStore(r.trades), this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
     this.owned[r.id] = s;
     this.adoptTrades(s);
+    s.analytics = new SymbolAnalytics(
+      s.id, new AnalyticsStore(r.analytics), s.symbolJson,
+      { timeZone: this.cfg.marketTimeZone, publishMs: this.cfg.candlePublishMs, graceMs: this.cfg.candleCloseGraceMs }, this.analytics,
+    );
+    // Trades the previous owner committed but had not published in candles yet.
+    if (s.tradeEpoch > 0) s.analytics.refold(s.trades, this.frames, s.tradeEpoch, s.lastTradeSeq);
     if (store.headerTorn()) {
       // The previous owner died inside a header write: the sequence cannot be proven
       // continuous, so the next accepted update starts a new epoch (clients get a resync).
@@ -240,14 +255,23 @@ export class ShardActor implements ShardApi {
       }
       this.turn = this.turn + 1 === k ? 0 : this.turn + 1;
       if (this.owedStatuses.size > 0) this.retryStatuses();
+      this.analyticsDue();
       this.frames.wake();
       this.rows?.wake();
       if (stalled) {
         this.rowQueueStalls++;
         await new Promise((r) => setTimeout(r, ROW_STALL_MS));
       } else if (full) await new Promise<void>((r) => setImmediate(r));
-      else await this.doorbell.wait(inputs, IDLE_WAIT_MS); // returns at once if a record came meanwhile
+      else await this.doorbell.wait(inputs, Math.min(IDLE_WAIT_MS, this.cfg.candlePublishMs)); // returns at once if a record came meanwhile
     }
+  }
+
+  /** Closes candles whose bucket ended and publishes the candles and tickers due; at most every analyticsEveryMs. */
+  private analyticsDue(): void {
+    const now = Date.now();
+    if (now - this.analyticsAt < this.analyticsEveryMs) return;
+    this.analyticsAt = now;
+    for (const s of this.owned) s?.analytics.due(now, this.frames);
   }
 
   stop(): void {
@@ -522,6 +546,9 @@ export class ShardActor implements ShardApi {
     s.lastTradeSeq = seq;
     s.lastTradeInputPos = position;
     this.trades++;
+    // After the commit: a shard killed before this folds it again from the trade ring (refold).
+    const ex = f[slot + T_EXCHANGE_TS];
+    s.analytics.fold(ex > 0 ? ex : feedTs, s.tradeEpoch, seq, price, size, this.frames);
     return true;
   }
 
@@ -558,6 +585,7 @@ export class ShardActor implements ShardApi {
       statusQueueFull: this.statusQueueFull,
       statusesOwed: this.owedStatuses.size,
       trades: { accepted: this.trades, rejected: this.tradesRejected, newEpochs: this.tradeNewEpochs, frameQueueFull: this.tradeFrameQueueFull },
+      analytics: { ...this.analytics },
       inputQueue: {
         depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
         capacityBytes: inputQueues.reduce((n, q) => n + q.capacityBytes, 0),

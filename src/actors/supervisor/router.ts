@@ -14,6 +14,7 @@ import { inputRecordBytes } from '../../ring/layout.js';
 import { Doorbell, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../ring/symbol-store.js';
 import { createTradeBuffer } from '../../ring/trade-store.js';
+import { createAnalyticsBuffer } from '../../ring/analytics-store.js';
 import { type SymbolSeed, seedStore } from '../../store/continuation.js';
 import { nowMs } from '../../stats/latency.js';
 import type { SymbolRegistration } from '../registry.js';
@@ -89,7 +90,7 @@ export class Router implements FeedSink {
     const geometry = { depth: this.cfg.depth, rawCapacity: this.cfg.rawCapacity, historyCapacity: this.cfg.historyCapacity };
     const r: SymbolRegistration = {
       id: this.registrations.length, name, shard: shardOf(name, this.cfg.shards), store: createStoreBuffer(geometry),
-      trades: createTradeBuffer(this.cfg.tradeCapacity), registeredAtMs: Date.now(),
+      trades: createTradeBuffer(this.cfg.tradeCapacity), analytics: createAnalyticsBuffer(this.cfg.candleCapacity), registeredAtMs: Date.now(),
     };
     const seed = this.seeds.get(name);
     if (seed) {
