@@ -35,5 +35,5 @@ export async function openKeyStore(cfg: Config, opts: OpenKeyStoreOptions = {}):
   if (!cfg.persist) return new FileKeyStore(join(cfg.dataDir, KEY_FILE));
   const url = opts.databaseUrl ?? cfg.databaseUrl;
   if (!url) throw new TypeError('openKeyStore: PERSIST is on and DATABASE_URL is unset: pass the embedded server\'s URL as databaseUrl');
-  return PgKeyStore.open(url, { timescale: cfg.timescale, compressAfter: cfg.compressAfter, retention: cfg.retention }, opts.log);
+  return PgKeyStore.open(url, { timescale: cfg.timescale, compressAfter: cfg.compressAfter, retention: cfg.retention, marketTimeZone: cfg.marketTimeZone }, opts.log);
 }

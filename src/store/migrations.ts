@@ -32,6 +32,8 @@ export interface MigrationContext {
   compressAfter: string;
   /** A PostgreSQL interval literal, already validated and normalized, e.g. `30 days`. */
   retention: string;
+  /** An IANA time zone PostgreSQL knows, already validated (MARKET_TIMEZONE): where a `1d` candle starts. */
+  marketTimeZone: string;
 }
 
 export interface Migration {
@@ -47,10 +49,17 @@ export interface MigrateOptions {
   compressAfter: string;
   /** Age after which rows are dropped (TimescaleDB policy, or applyRetention on plain PostgreSQL). */
   retention: string;
+  /** IANA time zone whose 00:00 starts a `1d` candle (MARKET_TIMEZONE), for TimescaleDB's day aggregate. Default 'UTC'. */
+  marketTimeZone?: string;
 }
 
 /** `'…'` with quotes doubled: intervals go into SQL text, because migrations run as plain scripts. */
 const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/** Migration 6's aggregates over candles_1m and their bucket widths; the day's is in MARKET_TIMEZONE. */
+const CANDLE_ROLLUPS = [
+  ['candles_5m', '5 minutes'], ['candles_15m', '15 minutes'], ['candles_1h', '1 hour'], ['candles_4h', '4 hours'], ['candles_1d', '1 day'],
+] as const;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -195,6 +204,74 @@ export const MIGRATIONS: readonly Migration[] = [
       `}
     `,
   },
+  {
+    id: 6,
+    name: 'candles',
+    // Stored candles (candle-query.ts). Plain PostgreSQL buckets `trades` when asked and needs
+    // nothing here. TimescaleDB keeps them in continuous aggregates, real-time (materialized_only =
+    // false): a read adds what the last refresh left out, aggregated from the layer below at read
+    // time, so the newest trades count at once. 1s candles are bucketed from `trades` on both.
+    //
+    // candles_1m is built from trades; 5m, 15m, 1h, 4h and 1d from candles_1m, which keeps them
+    // exact: open and close are the first and last minute's (first()/last() by bucket: minutes
+    // never tie), high and low are max and min, volume, trades and quote_volume (sum(price·size),
+    // for vwap) are sums of numerics. In candles_1m open and close are the prices at the least and
+    // greatest (time, epoch, seq), the order of the symbol's trades channel, taken as min/max of
+    // numeric arrays, which compare element by element: first(price, time) breaks ties
+    // arbitrarily and trades share microseconds; first() over a row value fails once TimescaleDB
+    // aggregates chunk by chunk (it ships the state as an anonymous record). The time enters as
+    // extract(epoch from time − 'epoch'), exact to the microsecond and immutable, as an aggregate's
+    // expressions should be (extract from a timestamptz is only stable). A refresh reads the layer
+    // below through its real-time view, so a child is exact even before its parent's refresh.
+    //
+    // Every policy starts at the beginning (start_offset NULL): a trade stored late (a journal
+    // replayed after an outage) reaches its candles at the next refresh of each layer, and candles
+    // follow `trades`' retention (dropping a chunk invalidates its buckets).
+    //
+    // The day starts at 00:00 of MARKET_TIMEZONE (time_bucket with a time zone; the view's comment
+    // records the zone). TimescaleDB 2.28 loses part of an invalidation of time-zone buckets: a
+    // change from an earlier day up to exactly a day's start (the last minutes of one day and the
+    // first minute of the next, stored late together) refreshes the earlier days but not that
+    // one, which would keep its old candle. So candles_1d materializes only days that ended a week
+    // ago (end_offset): newer days are aggregated from candles_1m at each read (at most about
+    // 8 × 1440 rows a symbol), and a trade stored within a week of its day's end always counts.
+    // One later still, in a day's first minute, may wait for another change to that day.
+    //
+    // A MARKET_TIMEZONE changed later leaves candles_1d in the zone it was made in: readCandles
+    // sees the comment differ and buckets candles_1m in the new zone instead (exact, slower over
+    // long ranges). To rebuild it in the new zone: `drop materialized view candles_1d; delete from
+    // tickplant_migrations where id = 6;` and start again; this migration makes only what is missing.
+    sql: (ctx) => ctx.timescale
+      ? `
+        create materialized view if not exists candles_1m
+          with (timescaledb.continuous, timescaledb.materialized_only = false) as
+          select symbol, time_bucket(interval '1 minute', time) as bucket,
+                 (min(array[extract(epoch from time - timestamptz 'epoch'), epoch, seq, price]))[4] as open,
+                 max(price) as high, min(price) as low,
+                 (max(array[extract(epoch from time - timestamptz 'epoch'), epoch, seq, price]))[4] as close,
+                 sum(size) as volume, count(*) as trades, sum(price * size) as quote_volume
+            from trades
+           group by 1, 2
+          with no data;
+        ${CANDLE_ROLLUPS.map(([name, width]) => `
+        create materialized view if not exists ${name}
+          with (timescaledb.continuous, timescaledb.materialized_only = false) as
+          select symbol, time_bucket(interval '${width}', bucket${width === '1 day' ? `, ${literal(ctx.marketTimeZone)}` : ''}) as bucket,
+                 first(open, bucket) as open, max(high) as high, min(low) as low, last(close, bucket) as close,
+                 sum(volume) as volume, sum(trades)::bigint as trades, sum(quote_volume) as quote_volume
+            from candles_1m
+           group by 1, 2
+          with no data;`).join('')}
+        comment on view candles_1d is ${literal(ctx.marketTimeZone)};
+        select add_continuous_aggregate_policy('candles_1m', start_offset => null, end_offset => interval '1 minute',
+                                               schedule_interval => interval '1 minute', if_not_exists => true);
+        ${CANDLE_ROLLUPS.map(([name, width]) => `
+        select add_continuous_aggregate_policy('${name}', start_offset => null,
+                                               end_offset => interval '${width === '1 day' ? '7 days' : '1 minute'}',
+                                               schedule_interval => interval '5 minutes', if_not_exists => true);`).join('')}
+      `
+      : 'select 1 -- plain PostgreSQL: candles are bucketed from trades when read',
+  },
 ];
 
 /** The migration that decides TimescaleDB or plain PostgreSQL; later migrations follow what it recorded. */
@@ -222,7 +299,8 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions): Promise<{ ti
         "TIMESCALEDB=on, but the timescaledb extension is not available on DATABASE_URL's server (pg_available_extensions) or not in its shared_preload_libraries: install it there, or set TIMESCALEDB=auto",
         'store_timescale_unavailable');
     }
-    const ctx: MigrationContext = { timescale: available, compressAfter, retention };
+    const marketTimeZone = await checkTimeZone(client, opts.marketTimeZone ?? 'UTC');
+    const ctx: MigrationContext = { timescale: available, compressAfter, retention, marketTimeZone };
 
     const applied: number[] = [];
     await client.query('begin');
@@ -340,6 +418,23 @@ async function normalizeInterval(client: pg.ClientBase, option: string, value: s
   }
   if (!r.rows[0].positive) throw new RangeError(`${option} must be a positive interval, got ${JSON.stringify(value)}`);
   return r.rows[0].text;
+}
+
+/** `zone` when PostgreSQL knows it, or a RangeError naming the option. */
+async function checkTimeZone(client: pg.ClientBase, zone: string): Promise<string> {
+  if (typeof zone !== 'string' || zone.trim() === '') {
+    throw new RangeError(`marketTimeZone must be an IANA time zone such as 'America/New_York', got ${JSON.stringify(zone)}`);
+  }
+  try {
+    await client.query('select now() at time zone $1', [zone]);
+  } catch (err) {
+    // 22023 invalid_parameter_value: time zone "…" not recognized
+    if ((err as { code?: string }).code === '22023') {
+      throw new RangeError(`marketTimeZone (MARKET_TIMEZONE) must be a time zone PostgreSQL knows (pg_timezone_names), got ${JSON.stringify(zone)}`);
+    }
+    throw err;
+  }
+  return zone;
 }
 
 /** The tables RETENTION applies to: the TimescaleDB policies of migrations 3 and 5, or applyRetention. */

@@ -131,7 +131,7 @@ export class WriterActor implements WriterApi {
 
   private ensureSchema(): Promise<void> {
     this.migrated ??= migrate(this.pool, {
-      timescale: this.cfg.timescale, compressAfter: this.cfg.compressAfter, retention: this.cfg.retention,
+      timescale: this.cfg.timescale, compressAfter: this.cfg.compressAfter, retention: this.cfg.retention, marketTimeZone: this.cfg.marketTimeZone,
     }).then(
       (r) => {
         this.timescale = r.timescale;
