@@ -32,6 +32,7 @@ import { type FrontCounters, type HistoryResult, type Session, Sessions } from '
 import { FrontSymbol } from './symbols.js';
 import { FrontTrades } from './trades.js';
 import { FrontCandles, FrontTicker } from './analytics-streams.js';
+import { IndicatorCache } from './indicators-http.js';
 import { CacheLink } from './cache-link.js';
 import { OPS_PATHS, OpsHttp } from './ops-http.js';
 import { isApiPath } from '../../cache/api/api.js';
@@ -93,6 +94,7 @@ export class FrontActor implements FrontApi {
   private readonly accessCounters: AccessCounters & GateCounters = {
     wsRefused: new Map(), wsClosed: new Map(), wsAuthFailures: new Map(), httpRefused: new Map(), corsPreflights: 0,
   };
+  private readonly indicators = new IndicatorCache();
 
   constructor(private readonly init: FrontInit, private readonly supervisor: Remote<SupervisorApi>) {
     this.cfg = init.config;
@@ -492,6 +494,7 @@ export class FrontActor implements FrontApi {
         const task: StoredCandlesTask = { kind: 'candles', databaseUrl: db.url, timescale: db.timescale, timeZone: this.cfg.marketTimeZone, symbol, interval, fromMs, toMs, limit };
         return this.pool.run(task as never) as unknown as Promise<StoredCandle[]>;
       }),
+      indicators: this.indicators,
       health: async () => {
         const components = await this.supervisor.health();
         const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);
@@ -541,6 +544,7 @@ export class FrontActor implements FrontApi {
         wsAuthFailures: Object.fromEntries(this.accessCounters.wsAuthFailures),
         wsMessagesThrottled: this.sessions.throttled,
       },
+      indicators: this.indicators.stats(),
       historyTiers: this.tiers && {
         memory: { ...this.tiers.tiers.memory.stats(), ...this.tiers.cacheStats() },
         redis: this.tiers.tiers.redis.stats(),

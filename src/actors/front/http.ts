@@ -1,4 +1,4 @@
-// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history, trades; the error shape of every path.
+// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history, trades, indicators; the error shape of every path.
 
 import { API_PREFIX } from '../../cache/api/api.js';
 import { ApiError, errorReply as apiErrorReply } from '../../cache/api/replies.js';
@@ -13,6 +13,7 @@ import type { FrontSymbol } from './symbols.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { type TradesSources, tradesReply } from './trades-http.js';
 import { type StoredCandles, candlesReply, tickerJson } from './analytics-http.js';
+import { type IndicatorCache, indicatorsReply } from './indicators-http.js';
 
 export interface HttpDeps {
   cfg: Config;
@@ -24,6 +25,8 @@ export interface HttpDeps {
   trades: TradesSources;
   /** Stored candles (PostgreSQL); undefined without it. */
   candles?: StoredCandles;
+  /** Indicator series kept between GET /indicators requests. */
+  indicators: IndicatorCache;
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
@@ -56,6 +59,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
   { method: 'GET', path: '/candles/{symbol}', description: 'candles ?interval=1m (1s, 1m, 5m, 15m, 1h, 4h, 1d) &from=&to=&limit=; today by default; oldest first', access: 'read' },
+  { method: 'GET', path: '/indicators/{symbol}', description: 'indicators over closed candles ?interval=1m&names=sma20,ema20,rsi14,macd,bb20,vwap&limit=100 (1-1000); oldest first', access: 'read' },
   { method: 'GET', path: '/ticker', description: 'the rolling 24 h ticker of every symbol', access: 'read' },
   { method: 'GET', path: '/ticker/{symbol}', description: 'the rolling 24 h ticker of one symbol', access: 'read' },
   { method: 'GET', path: '/trades/{symbol}', description: 'recent trades (?limit=100, from memory or Redis), or ?from=&to= (ISO or ms) from PostgreSQL; oldest first', access: 'read' },
@@ -74,7 +78,7 @@ function routeIndex(): HttpReply {
 
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
 const TRADES = /^\/trades\/([^/]+)$/;
-const ANALYTICS = /^\/(candles|ticker)\/([^/]+)$/;
+const ANALYTICS = /^\/(candles|ticker|indicators)\/([^/]+)$/;
 
 /** The symbol a path segment names, or the 400/404 reply saying why not. */
 function symbolOf(segment: string, d: HttpDeps): FrontSymbol | HttpReply {
@@ -122,6 +126,7 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   if (a) {
     const sym = symbolOf(a[2], d);
     if ('body' in sym) return sym;
+    if (a[1] === 'indicators') return indicatorsReply(sym, req.query, { cache: d.indicators, timeZone: d.cfg.marketTimeZone, stored: d.candles });
     return a[1] === 'ticker' ? json(200, tickerJson(sym)) : candlesReply(sym, req.query, d.cfg.marketTimeZone, d.candles);
   }
   const t = TRADES.exec(req.url);

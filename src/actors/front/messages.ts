@@ -50,6 +50,8 @@ export interface FrontStats {
     wsAuthFailures: Record<string, number>; // credentials refused on WebSockets, by code
     wsMessagesThrottled: number; // client messages refused by WS_MESSAGE_RATE
   };
+  /** GET /indicators: requests answered by a cached series, series built from scratch, candles folded into cached series; series held and their bytes. */
+  indicators: { hits: number; rebuilds: number; folds: number; entries: number; bytes: number };
   historyTiers?: {
     memory: TierStats & { entries: number; bytes: number };
     redis: TierStats;
