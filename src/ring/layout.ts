@@ -243,6 +243,7 @@ export const AH_LAST_SEQ = 2;
 export const AH_COVERAGE_START = 3; // candles of buckets starting at or after this are complete in the ring
 export const AH_FOLDED_EPOCH = 4; // the trade (epoch, seq) folded last when lastSeq was published:
 export const AH_FOLDED_SEQ = 5; //   a successor re-folds the trades after it from the trade ring
+export const AH_SEEDED_UNTIL = 6; // seeded from the stored trades up to this trade time: older trades are in the seeds already
 export const CANDLE_RECORD_FIELDS = 15; // analytics/candle-builder.ts CANDLE_FIELDS
 export const TICKER_RECORD_FIELDS = 13; // analytics/rolling-ticker.ts TICKER_FIELDS
 export const AS_VERSION = 0; // slot: Int32 version

@@ -16,7 +16,7 @@ import {
 import { startOfDayMs } from '../../market-day.js';
 import type { HttpReply } from '../../protocol/http.js';
 import { bucketNumber } from '../../ring/analytics-store.js';
-import { AH_COVERAGE_START, AH_EPOCH, AH_LAST_SEQ, AS_RECORD, CANDLE_SLOT_FIELDS, TICKER_CHANNEL, TICKER_SLOT_FIELDS } from '../../ring/layout.js';
+import { AH_COVERAGE_START, AH_EPOCH, AH_FOLDED_EPOCH, AH_FOLDED_SEQ, AH_LAST_SEQ, AS_RECORD, CANDLE_SLOT_FIELDS, TICKER_CHANNEL, TICKER_SLOT_FIELDS } from '../../ring/layout.js';
 import type { StoredCandle } from '../../store/candle-query.js';
 import type { FrontSymbol } from './symbols.js';
 import { parseTime } from './trades-http.js';
@@ -44,8 +44,30 @@ export function memoryCoverage(sym: FrontSymbol, k: number, timeZone: string): n
   return start === sym.registeredAt ? start : bucketEnd(interval, start, timeZone);
 }
 
-/** Candles of `interval` in memory with fromMs <= start < toMs, oldest first. */
-function memoryCandles(sym: FrontSymbol, k: number, fromMs: number, toMs: number, timeZone: string): StoredCandle[] {
+/** Which trades the memory candles hold: those of the trades channel up to (epoch, seq). */
+export interface Through {
+  epoch: number;
+  seq: number;
+}
+
+/**
+ * Candles of `interval` in memory with fromMs <= start < toMs, oldest first, and the trades they
+ * hold: read between two reads of the channel header that agree (no publish in between).
+ */
+function memoryCandles(sym: FrontSymbol, k: number, fromMs: number, toMs: number, timeZone: string): { candles: StoredCandle[]; through?: Through } {
+  const store = sym.candles[k].store;
+  let candles: StoredCandle[] = [];
+  for (let attempt = 0; attempt < 8; attempt++) {
+    if (!store.readChannel(k)) break;
+    const seq = store.header[AH_LAST_SEQ];
+    const through = { epoch: store.header[AH_FOLDED_EPOCH], seq: store.header[AH_FOLDED_SEQ] };
+    candles = readMemoryCandles(sym, k, fromMs, toMs, timeZone);
+    if (store.readChannel(k) && store.header[AH_LAST_SEQ] === seq) return { candles, through };
+  }
+  return { candles };
+}
+
+function readMemoryCandles(sym: FrontSymbol, k: number, fromMs: number, toMs: number, timeZone: string): StoredCandle[] {
   const interval = INTERVALS[k];
   const store = sym.candles[k].store;
   const first = bucketNumber(interval, bucketStart(interval, fromMs, timeZone));
@@ -95,9 +117,10 @@ export async function candlesReply(sym: FrontSymbol, query: URLSearchParams, tim
       }
     }
   }
-  const recent = toMs > coverage ? memoryCandles(sym, k, Math.max(fromMs, coverage), toMs, timeZone) : [];
-  const candles = [...older, ...recent].slice(-limit);
-  return json(200, { symbol: sym.name, interval: intervalText, candles });
+  const recent = toMs > coverage ? memoryCandles(sym, k, Math.max(fromMs, coverage), toMs, timeZone) : { candles: [] };
+  const candles = [...older, ...recent.candles].slice(-limit);
+  // `through`: the candles from memory hold the trades channel's trades up to this (epoch, seq).
+  return json(200, { symbol: sym.name, interval: intervalText, candles, ...(recent.through ? { through: recent.through } : {}) });
 }
 
 /** The ticker of `sym` as GET /ticker answers it, or null before its first trade. */

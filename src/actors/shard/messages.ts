@@ -46,7 +46,7 @@ export interface ShardStats {
   /** The trades channel: trades sequenced, damaged records refused, new trade epochs, frames the full frame queue refused. */
   trades: { accepted: number; rejected: number; newEpochs: number; frameQueueFull: number };
   /** Candle and ticker frames published, skipped by a full frame queue; late trades folded into earlier candles, trades too late for any; trades folded again after a restart. */
-  analytics: { published: number; frameQueueFull: number; lateTrades: number; droppedTrades: number; refolded: number };
+  analytics: { published: number; frameQueueFull: number; lateTrades: number; droppedTrades: number; refolded: number; seededSkipped: number };
   inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together
   inputQueues: { name: string; depthBytes: number; capacityBytes: number }[];
   frameQueue: { depthBytes: number; capacityBytes: number };

@@ -148,7 +148,7 @@ export class ShardActor implements ShardApi {
   private tradeNewEpochs = 0;
   private tradeFrameQueueFull = 0;
   private tradesRejected = 0;
-  private readonly analytics: AnalyticsCounters = { published: 0, frameQueueFull: 0, lateTrades: 0, droppedTrades: 0, refolded: 0 };
+  private readonly analytics: AnalyticsCounters = { published: 0, frameQueueFull: 0, lateTrades: 0, droppedTrades: 0, refolded: 0, seededSkipped: 0 };
   /** When the candles and tickers were last checked for closes and due publishes. */
   private analyticsAt = 0;
   private readonly analyticsEveryMs: number;

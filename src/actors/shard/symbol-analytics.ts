@@ -16,7 +16,7 @@ import { RollingTicker, type TickerRecord, writeTicker } from '../../analytics/r
 import { encodeCandle, encodeTicker, intervalBytes, maxCandleFrameBytes, maxTickerFrameBytes } from '../../protocol/candle-frames.js';
 import { AnalyticsStore, bucketNumber } from '../../ring/analytics-store.js';
 import {
-  AH_EPOCH, AH_FOLDED_EPOCH, AH_FOLDED_SEQ, AH_LAST_SEQ, ANALYTICS_CHANNELS, AS_EPOCH, AS_RECORD, AS_SEQ, CANDLE_SLOT_FIELDS, FR_EPOCH, FR_FEED_TS,
+  AH_EPOCH, AH_FOLDED_EPOCH, AH_FOLDED_SEQ, AH_LAST_SEQ, AH_SEEDED_UNTIL, ANALYTICS_CHANNELS, AS_EPOCH, AS_RECORD, AS_SEQ, CANDLE_SLOT_FIELDS, FR_EPOCH, FR_FEED_TS,
   FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_ANALYTICS, TICKER_CHANNEL, TRADE_RECORD_FIELDS,
   T_EPOCH, T_EXCHANGE_TS, T_FEED_TS, T_PRICE, T_SEQ, T_SIZE,
 } from '../../ring/layout.js';
@@ -39,6 +39,8 @@ export interface AnalyticsCounters {
   lateTrades: number;
   droppedTrades: number;
   refolded: number;
+  /** Trades at or before the seeded candles' end (repeated by an exchange after a restart): left out. */
+  seededSkipped: number;
 }
 
 export class SymbolAnalytics {
@@ -59,6 +61,8 @@ export class SymbolAnalytics {
   private readonly publishedAt = new Float64Array(ANALYTICS_CHANNELS);
   private readonly intervals = INTERVALS.map(intervalBytes);
   private readonly maxCandleBytes: number;
+  /** The stored trades the seeded candles were read from end here: a trade at or before it is in them already. */
+  private seededUntil = 0;
   private readonly maxTickerBytes: number;
 
   constructor(
@@ -85,6 +89,7 @@ export class SymbolAnalytics {
       this.seqs[k] = s.header[AH_LAST_SEQ];
       this.foldedEpoch[k] = s.header[AH_FOLDED_EPOCH];
       this.foldedSeq[k] = this.cleanSeq[k] = s.header[AH_FOLDED_SEQ];
+      this.seededUntil = Math.max(this.seededUntil, s.header[AH_SEEDED_UNTIL]);
     }
     INTERVALS.forEach((interval, k) => {
       const last = bucketNumber(interval, bucketStart(interval, now, this.o.timeZone));
@@ -125,6 +130,12 @@ export class SymbolAnalytics {
 
   /** Folds one trade (exchange time, else feed time) into every interval's candle and the ticker. */
   fold(timeMs: number, tradeEpoch: number, seq: number, price: number, size: number, frames: QueueProducer): void {
+    if (timeMs <= this.seededUntil) {
+      // An exchange repeating, after a restart, trades the seeded candles hold already (the table
+      // keeps each trade once; the candles must too).
+      this.counters.seededSkipped++;
+      return;
+    }
     for (let k = 0; k < INTERVALS.length; k++) {
       if (tradeEpoch === this.foldedEpoch[k] && seq <= this.foldedSeq[k]) continue; // folded before a restart of the shard
       const b = this.builders[k];

@@ -14,7 +14,8 @@ import { inputRecordBytes } from '../../ring/layout.js';
 import { Doorbell, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore, createStoreBuffer } from '../../ring/symbol-store.js';
 import { createTradeBuffer } from '../../ring/trade-store.js';
-import { createAnalyticsBuffer } from '../../ring/analytics-store.js';
+import { AnalyticsStore, createAnalyticsBuffer } from '../../ring/analytics-store.js';
+import { type CandleSeed, seedAnalyticsStore } from '../../store/candle-seeds.js';
 import { type SymbolSeed, seedStore } from '../../store/continuation.js';
 import { nowMs } from '../../stats/latency.js';
 import type { SymbolRegistration } from '../registry.js';
@@ -62,6 +63,8 @@ export class Router implements FeedSink {
   onRegister: (r: SymbolRegistration) => void = () => {};
   /** Stored sequences to continue (after a restart), by symbol. */
   seeds = new Map<string, SymbolSeed>();
+  /** Stored candles to continue (after a restart), by symbol. */
+  candleSeeds = new Map<string, CandleSeed>();
   seeded = 0;
 
   /** `inputs[i]`: shard i's queue from this thread; `doorbells[i]`: the bell shard i sleeps on. */
@@ -98,6 +101,8 @@ export class Router implements FeedSink {
       r.seeded = { epoch: seed.epoch, seq: seed.lastSeq };
       this.seeded++;
     }
+    const candles = this.candleSeeds.get(name);
+    if (candles) seedAnalyticsStore(new AnalyticsStore(r.analytics), candles);
     this.registrations.push(r);
     this.byName.set(name, r);
     this.external[r.id] = external;

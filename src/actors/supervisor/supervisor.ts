@@ -33,6 +33,7 @@ import type { WriterApi, WriterInit, WriterLifecycle } from '../writer/messages.
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../store/embedded.js';
 import { type DataDirLock, lockDataDir } from '../../store/data-dir-lock.js';
 import { loadSeeds } from '../../store/continuation.js';
+import { loadCandleSeeds } from '../../store/candle-seeds.js';
 import { StartupError } from '../../errors.js';
 import { portProblem, probePort } from '../../port-probe.js';
 import { DiskWatch } from '../../stats/disk.js';
@@ -94,6 +95,8 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private writer?: ActorHandle;
   private readonly writerLink: Link<WriterApi> = {};
   private writerReady?: Extract<WriterLifecycle, { type: 'ready' }>;
+  /** Stored sequences were loaded (the database was up and the journal replayed): candles may be seeded too. */
+  private storedStateLoaded = false;
   private embedded?: EmbeddedDatabase;
   private dataDirLock?: DataDirLock;
   private readonly disk: DiskWatch;
@@ -159,6 +162,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     // Before the front: its first key poll must find the key the operator is about to be shown.
     this.adminKey = await bootstrapAdminKey(this.cfg, { databaseUrl: this.databaseUrl, databaseUp: this.writerReady?.databaseUp, log: this.log });
     this.feeds = this.createFeeds();
+    if (this.storedStateLoaded) await this.loadCandleSeeds();
     for (const f of this.feeds) if (f instanceof SimulatorFeed) for (const s of f.symbols) this.router.register(s);
     this.registerExchangeSymbols();
     if (this.router.seeded > 0) this.log.info(`${this.router.seeded} symbol(s) continue their stored sequence`);
@@ -183,6 +187,28 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     this.started = true;
   }
 
+  /**
+   * Today's candles of the configured symbols (simulator and exchange feeds) from the stored
+   * trades, so that live candles and the 24 h ticker continue across the restart. Symbols a replay
+   * file brings start empty (their older candles are still read from the table by GET /candles).
+   */
+  private async loadCandleSeeds(): Promise<void> {
+    const names = [
+      ...this.feeds.flatMap((f) => (f instanceof SimulatorFeed ? f.symbols : [])),
+      ...this.feedActors.flatMap((p) => p.entry.symbols.map((s) => s.served)),
+    ];
+    const started = Date.now();
+    try {
+      this.router.candleSeeds = await loadCandleSeeds(this.databaseUrl, names, {
+        timescale: this.writerReady!.timescale, timeZone: this.cfg.marketTimeZone, capacity: this.cfg.candleCapacity,
+      }, this.log);
+      const n = [...this.router.candleSeeds.values()].filter((s) => s.seededUntil > 0).length;
+      if (n > 0) this.log.info(`candles of ${n} symbol(s) continue from the stored trades (${Date.now() - started} ms)`);
+    } catch (e) {
+      this.log.warn('could not load stored candles: candles start from the next trade (GET /candles still reads the stored ones)', { error: (e as Error).message });
+    }
+  }
+
   private async startPersistence(): Promise<void> {
     if (this.cfg.databaseUrl) this.databaseUrl = this.cfg.databaseUrl;
     else {
@@ -198,6 +224,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     }
     try {
       this.router.seeds = await loadSeeds(this.databaseUrl, this.cfg.maxSymbols, this.log);
+      this.storedStateLoaded = true;
     } catch (e) {
       this.log.warn('could not load stored sequences: symbols start new epochs', { error: (e as Error).message });
     }
