@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { startOfDayMs } from '../market-day.js';
 import { AnalyticsStore, bucketNumber } from '../ring/analytics-store.js';
 import { AH_COVERAGE_START, AH_SEEDED_UNTIL, AS_EPOCH, AS_RECORD, AS_SEQ } from '../ring/layout.js';
-import { type StoredCandle, readCandles } from './candle-query.js';
+import { MAX_CANDLES_READ, type StoredCandle, readCandles } from './candle-query.js';
 
 export interface CandleSeed {
   /** Per interval (INTERVALS order): where the seeded range starts, and its candles oldest first. */
@@ -56,7 +56,7 @@ export async function loadCandleSeeds(databaseUrl: string, symbols: readonly str
         const fromMs = seedFrom(interval, now, o);
         if (seededUntil === 0) return { fromMs, candles: [] };
         const stored = await readCandles(pool, {
-          symbol, interval, fromMs, toMs: now + 1, limit: o.capacity, timescale: o.timescale, timeZone: o.timeZone, nowMs: now,
+          symbol, interval, fromMs, toMs: now + 1, limit: Math.min(o.capacity, MAX_CANDLES_READ), timescale: o.timescale, timeZone: o.timeZone, nowMs: now,
         });
         return { fromMs, candles: stored.map((c) => seedCandle(interval, c, o.timeZone)) };
       }));

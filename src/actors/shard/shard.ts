@@ -30,24 +30,20 @@ import { REJECT_NO_SNAPSHOT, REJECT_REASONS, checkCrossing, checkLevels } from '
 import type { Config } from '../../config.js';
 import { KIND_DELTA, KIND_SNAPSHOT } from '../../feeds/types.js';
 import {
-  FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE,
-  H_ACCEPTED, H_EPOCH, H_LAST_BUCKET, H_RESYNCING_SINCE, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED,
-  IN_ASK_COUNT, IN_BID_COUNT, IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL,
-  IN_TRADE_ID, IN_TRADE_ID_LENGTH, IN_TRADE_PRICE, IN_TRADE_SIDE, IN_TRADE_SIZE, FRAME_TRADE,
-  KIND_RESYNCING, KIND_SNAPSHOT_RESET, KIND_TRADE, MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ,
-  R_FLAGS, R_METRICS, RAW_RESET, ROW_TRADE, SEQ_NONE, TH_EPOCH, TH_LAST_INPUT_POS, TH_LAST_SEQ, TRADE_BUY, TRADE_ID_MAX_BYTES,
-  TRADE_RECORD_BYTES, TRADE_RECORD_FIELDS, TRADE_SELL, T_EPOCH, T_EXCHANGE_TS, T_FEED_TS, T_ID, T_ID_LENGTH, T_PRICE, T_SEQ,
-  T_SIDE, T_SIZE, rawRecordBytes,
+  FR_EPOCH, FR_FEED_TS, FR_JSON_LENGTH, FR_JSON_OFFSET, FR_KIND, FR_SEQ, FRAME_STATUS, FRAME_UPDATE, H_ACCEPTED,
+  H_EPOCH, H_LAST_BUCKET, H_RESYNCING_SINCE, H_LAST_INPUT_POS, H_LAST_SEQ, H_REJECTED, IN_ASK_COUNT, IN_BID_COUNT,
+  IN_EXCHANGE_TS, IN_FEED_TS, IN_KIND, IN_LEVELS, IN_SYMBOL, KIND_RESYNCING, KIND_SNAPSHOT_RESET, KIND_TRADE,
+  MAX_REASON_BYTES, METRIC_COUNT, P_BUCKET, P_COUNT, P_EPOCH, P_METRICS, P_SEQ, R_FLAGS, R_METRICS, RAW_RESET,
+  SEQ_NONE, rawRecordBytes,
 } from '../../ring/layout.js';
 import { Doorbell, QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import { SymbolStore } from '../../ring/symbol-store.js';
 import { TradeStore } from '../../ring/trade-store.js';
-import { encodeTrade, maxTradeFrameBytes } from '../../protocol/trade-frames.js';
 import { AnalyticsStore } from '../../ring/analytics-store.js';
 import { type AnalyticsCounters, SymbolAnalytics } from './symbol-analytics.js';
-import {
-  STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus, maxRecordFrameBytes, maxStatusFrameBytes, symbolJsonBytes,
-} from '../../protocol/encode.js';
+import { OwnedSymbol } from './owned-symbol.js';
+import { TradeSequencer } from './trade-sequencer.js';
+import { STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus } from '../../protocol/encode.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
@@ -65,50 +61,6 @@ const WAKE_EVERY = 32;
 const IDLE_WAIT_MS = 250;
 /** Wait before retrying a record when the writer's queue is full. */
 const ROW_STALL_MS = 2;
-
-/** One owned symbol: its book, where its sequence stands, and its shared store. */
-class OwnedSymbol {
-  book: Book;
-  epoch = 0;
-  lastSeq = 0;
-  lastBucket = -1;
-  lastInputPos = -1;
-  /** The book was lost (a predecessor died mid-write) or is resyncing: deltas wait for a snapshot. */
-  needsSnapshot = false;
-  /** A resyncing record came and no book since. */
-  resyncing = false;
-  /**
-   * The next accepted book must say `reset`: a resync began, or a reset book was refused (crossed,
-   * empty): whichever book ends the resync carries the flag, not only the one the feed marked.
-   */
-  resetOwed = false;
-  /** A resyncing status the full frame queue refused (0: none owed): since when, and why. */
-  statusOwedSince = 0;
-  readonly statusReason = new Uint8Array(MAX_REASON_BYTES);
-  statusReasonLength = 0;
-  /** The trades channel: its own sequence (0: no trade yet in this epoch). */
-  tradeEpoch = 0;
-  lastTradeSeq = 0;
-  lastTradeInputPos = -1;
-  readonly symbolJson: Uint8Array;
-  readonly maxFrameBytes: number;
-  readonly maxStatusBytes: number;
-  readonly maxTradeFrameBytes: number;
-  /** Candles and the 24 h ticker, folded from the trades (set at adoption). */
-  analytics!: SymbolAnalytics;
-
-  /** `input`: the index of the one input queue this symbol's records come through. */
-  constructor(
-    readonly id: number, readonly name: string, readonly store: SymbolStore, readonly trades: TradeStore,
-    depth: number, readonly input: number,
-  ) {
-    this.book = new Book(depth);
-    this.symbolJson = symbolJsonBytes(name);
-    this.maxFrameBytes = FR_JSON_OFFSET + maxRecordFrameBytes(depth, this.symbolJson.length);
-    this.maxStatusBytes = FR_JSON_OFFSET + maxStatusFrameBytes(this.symbolJson.length);
-    this.maxTradeFrameBytes = FR_JSON_OFFSET + maxTradeFrameBytes(this.symbolJson.length);
-  }
-}
 
 export class ShardActor implements ShardApi {
   private readonly cfg: Config;
@@ -144,10 +96,7 @@ export class ShardActor implements ShardApi {
   private statusQueueFull = 0;
   /** Symbols whose resyncing status waits for room in the frame queue (at most one each). */
   private readonly owedStatuses = new Set<OwnedSymbol>();
-  private trades = 0;
-  private tradeNewEpochs = 0;
-  private tradeFrameQueueFull = 0;
-  private tradesRejected = 0;
+  private readonly trades: TradeSequencer;
   private readonly analytics: AnalyticsCounters = { published: 0, frameQueueFull: 0, lateTrades: 0, droppedTrades: 0, refolded: 0, seededSkipped: 0 };
   /** When the candles and tickers were last checked for closes and due publishes. */
   private analyticsAt = 0;
@@ -166,6 +115,7 @@ export class ShardActor implements ShardApi {
     this.rowBytes = rawRecordBytes(this.cfg.depth);
     this.scratch = new Book(this.cfg.depth);
     this.analyticsEveryMs = Math.max(5, Math.min(50, this.cfg.candlePublishMs >> 1));
+    this.trades = new TradeSequencer(this.frames, this.rows, () => (++this.unwoken & (WAKE_EVERY - 1)) === 0);
     for (const r of init.symbols) this.adopt(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.adopt(r));
   }
@@ -178,7 +128,7 @@ export class ShardActor implements ShardApi {
     });
     const s = new OwnedSymbol(r.id, r.name, store, new TradeStore(r.trades), this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
     this.owned[r.id] = s;
-    this.adoptTrades(s);
+    this.trades.adopt(s);
     s.analytics = new SymbolAnalytics(
       s.id, new AnalyticsStore(r.analytics), s.symbolJson,
       { timeZone: this.cfg.marketTimeZone, publishMs: this.cfg.candlePublishMs, graceMs: this.cfg.candleCloseGraceMs }, this.analytics,
@@ -213,22 +163,6 @@ export class ShardActor implements ShardApi {
         s.needsSnapshot = true;
       }
     }
-  }
-
-  /**
-   * Continues the symbol's trade sequence from its trade store. A torn header (the predecessor died
-   * inside it) cannot prove the sequence continuous: the next trade starts a new epoch.
-   */
-  private adoptTrades(s: OwnedSymbol): void {
-    const t = s.trades;
-    if (t.headerTorn()) {
-      t.resetHeaderLock();
-      return;
-    }
-    if (!t.readHeader()) return;
-    s.tradeEpoch = t.header[TH_EPOCH];
-    s.lastTradeSeq = t.header[TH_LAST_SEQ];
-    s.lastTradeInputPos = t.header[TH_LAST_INPUT_POS];
   }
 
   async run(): Promise<void> {
@@ -311,7 +245,7 @@ export class ShardActor implements ShardApi {
       this.resyncing(s, q, at);
       return true;
     }
-    if (kind === KIND_TRADE) return this.trade(s, q, at, position);
+    if (kind === KIND_TRADE) return this.trades.apply(s, q, at, position);
     const rq = this.rows;
     const ra = rq ? rq.reserve(this.rowBytes) : 0;
     if (ra < 0) return false;
@@ -475,83 +409,6 @@ export class ShardActor implements ShardApi {
     return true;
   }
 
-  /**
-   * A trade: the next seq of the symbol's trades channel. Ring slot, frame (encoded once), writer
-   * row (the slot's record as it is), then the header; false when the writer's queue is full.
-   * Trades flow while the book resyncs: they are the exchange's, whatever the book's state.
-   */
-  private trade(s: OwnedSymbol, q: QueueConsumer, at: number, position: number): boolean {
-    const rq = this.rows;
-    const ra = rq ? rq.reserve(TRADE_RECORD_BYTES) : 0;
-    if (ra < 0) return false;
-    const w = at >> 2;
-    const b = at >> 3;
-    const idLength = q.u32[w + IN_TRADE_ID_LENGTH];
-    const side = q.u32[w + IN_TRADE_SIDE];
-    const price = q.f64[b + IN_TRADE_PRICE];
-    const size = q.f64[b + IN_TRADE_SIZE];
-    if (
-      idLength === 0 || idLength > TRADE_ID_MAX_BYTES || IN_TRADE_ID + idLength > q.length ||
-      (side !== TRADE_BUY && side !== TRADE_SELL) || !(price > 0 && price < Infinity) || !(size > 0 && size < Infinity)
-    ) {
-      this.tradesRejected++; // the feed checks trades before queueing them: a damaged record
-      return true;
-    }
-    if (s.tradeEpoch === 0) {
-      s.tradeEpoch = Math.max(Date.now(), s.trades.f64[TH_EPOCH] + 1);
-      s.lastTradeSeq = 0;
-      this.tradeNewEpochs++;
-    }
-    const seq = s.lastTradeSeq + 1;
-    const feedTs = q.f64[b + IN_FEED_TS];
-    const ts = s.trades;
-    const f = ts.f64;
-    const slot = ts.slot(seq);
-    ts.beginWrite(slot * 2);
-    f[slot + T_SEQ] = seq;
-    f[slot + T_EPOCH] = s.tradeEpoch;
-    f[slot + T_FEED_TS] = feedTs;
-    f[slot + T_EXCHANGE_TS] = q.f64[b + IN_EXCHANGE_TS];
-    f[slot + T_PRICE] = price;
-    f[slot + T_SIZE] = size;
-    f[slot + T_SIDE] = side;
-    f[slot + T_ID_LENGTH] = idLength;
-    const idAt = (slot + T_ID) * 8;
-    for (let i = 0; i < idLength; i++) ts.bytes[idAt + i] = q.bytes[at + IN_TRADE_ID + i];
-    ts.endWrite(slot * 2);
-
-    const fq = this.frames;
-    const fa = fq.reserve(s.maxTradeFrameBytes);
-    if (fa >= 0) {
-      const fb = fa >> 3;
-      fq.f64[fb + FR_SEQ] = seq;
-      fq.f64[fb + FR_EPOCH] = s.tradeEpoch;
-      fq.f64[fb + FR_FEED_TS] = feedTs;
-      const end = encodeTrade(fq.bytes, fa + FR_JSON_OFFSET, s.symbolJson, f, slot);
-      const jsonLength = end - (fa + FR_JSON_OFFSET);
-      fq.u32[(fa >> 2) + FR_KIND] = FRAME_TRADE;
-      fq.u32[(fa >> 2) + FR_JSON_LENGTH] = jsonLength;
-      fq.commit(FR_JSON_OFFSET + jsonLength, s.id, (++this.unwoken & (WAKE_EVERY - 1)) === 0);
-    } else {
-      this.tradeFrameQueueFull++; // the front sees the trade seq jump and resyncs the channel from the ring
-    }
-
-    if (rq) {
-      const rb = ra >> 3;
-      for (let i = 0; i < TRADE_RECORD_FIELDS; i++) rq.f64[rb + i] = f[slot + i];
-      rq.commit(TRADE_RECORD_BYTES, s.id + ROW_TRADE, false);
-    }
-
-    ts.commitHeader(s.tradeEpoch, seq, feedTs, position);
-    s.lastTradeSeq = seq;
-    s.lastTradeInputPos = position;
-    this.trades++;
-    // After the commit: a shard killed before this folds it again from the trade ring (refold).
-    const ex = f[slot + T_EXCHANGE_TS];
-    s.analytics.fold(ex > 0 ? ex : feedTs, s.tradeEpoch, seq, price, size, this.frames);
-    return true;
-  }
-
   private startEpoch(s: OwnedSymbol): void {
     const previous = s.store.f64[H_EPOCH];
     s.epoch = Math.max(Date.now(), previous + 1);
@@ -584,7 +441,7 @@ export class ShardActor implements ShardApi {
       resyncingSymbols: this.owned.reduce((n, s) => n + (s?.resyncing ? 1 : 0), 0),
       statusQueueFull: this.statusQueueFull,
       statusesOwed: this.owedStatuses.size,
-      trades: { accepted: this.trades, rejected: this.tradesRejected, newEpochs: this.tradeNewEpochs, frameQueueFull: this.tradeFrameQueueFull },
+      trades: this.trades.stats(),
       analytics: { ...this.analytics },
       inputQueue: {
         depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
