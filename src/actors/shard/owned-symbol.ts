@@ -36,8 +36,8 @@ export class OwnedSymbol {
   readonly maxFrameBytes: number;
   readonly maxStatusBytes: number;
   readonly maxTradeFrameBytes: number;
-  /** Candles and the 24 h ticker, folded from the trades (set at adoption). */
-  analytics!: SymbolAnalytics;
+  /** Candles and the 24 h ticker, folded from the trades (set at adoption; absent with ANALYTICS=false). */
+  analytics?: SymbolAnalytics;
 
   /** `input`: the index of the one input queue this symbol's records come through. */
   constructor(

@@ -129,12 +129,14 @@ export class ShardActor implements ShardApi {
     const s = new OwnedSymbol(r.id, r.name, store, new TradeStore(r.trades), this.cfg.depth, this.inputOf.get(r.id) ?? this.defaultInput);
     this.owned[r.id] = s;
     this.trades.adopt(s);
-    s.analytics = new SymbolAnalytics(
-      s.id, new AnalyticsStore(r.analytics), s.symbolJson,
-      { timeZone: this.cfg.marketTimeZone, publishMs: this.cfg.candlePublishMs, graceMs: this.cfg.candleCloseGraceMs }, this.analytics,
-    );
-    // Trades the previous owner committed but had not published in candles yet.
-    if (s.tradeEpoch > 0) s.analytics.refold(s.trades, this.frames, s.tradeEpoch, s.lastTradeSeq);
+    if (this.cfg.analytics) {
+      s.analytics = new SymbolAnalytics(
+        s.id, new AnalyticsStore(r.analytics), s.symbolJson,
+        { timeZone: this.cfg.marketTimeZone, publishMs: this.cfg.candlePublishMs, graceMs: this.cfg.candleCloseGraceMs }, this.analytics,
+      );
+      // Trades the previous owner committed but had not published in candles yet.
+      if (s.tradeEpoch > 0) s.analytics.refold(s.trades, this.frames, s.tradeEpoch, s.lastTradeSeq);
+    }
     if (store.headerTorn()) {
       // The previous owner died inside a header write: the sequence cannot be proven
       // continuous, so the next accepted update starts a new epoch (clients get a resync).
@@ -203,9 +205,9 @@ export class ShardActor implements ShardApi {
   /** Closes candles whose bucket ended and publishes the candles and tickers due; at most every analyticsEveryMs. */
   private analyticsDue(): void {
     const now = Date.now();
-    if (now - this.analyticsAt < this.analyticsEveryMs) return;
+    if (!this.cfg.analytics || now - this.analyticsAt < this.analyticsEveryMs) return;
     this.analyticsAt = now;
-    for (const s of this.owned) s?.analytics.due(now, this.frames);
+    for (const s of this.owned) s?.analytics?.due(now, this.frames);
   }
 
   stop(): void {

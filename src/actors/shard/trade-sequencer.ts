@@ -114,7 +114,7 @@ export class TradeSequencer {
     this.accepted++;
     // After the commit: a shard killed before this folds it again from the trade ring (refold).
     const ex = f[slot + T_EXCHANGE_TS];
-    s.analytics.fold(ex > 0 ? ex : feedTs, s.tradeEpoch, seq, price, size, this.frames);
+    s.analytics?.fold(ex > 0 ? ex : feedTs, s.tradeEpoch, seq, price, size, this.frames);
     return true;
   }
 
