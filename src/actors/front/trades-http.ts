@@ -1,4 +1,4 @@
-// GET /trades/{symbol}: recent trades from the trade ring (or Redis after a restart), a time range from PostgreSQL.
+// GET /trades/{symbol}: recent trades from the trade ring (or Redis after a restart: store/recent-trades.ts), a time range from PostgreSQL.
 //
 //   ?limit=N             the newest N trades (default TRADES_DEFAULT_LIMIT), oldest first:
 //                        the symbol's trade ring, or Redis's `trades:{symbol}` list when it holds more
@@ -9,21 +9,19 @@
 // The answer: {"symbol","source":"memory"|"redis"|"database","trades":[{"seq","epoch","trade_id",
 // "price","size","side","time"}]}. Query errors name the parameter (400).
 
-import { TH_EPOCH, TH_LAST_SEQ, TRADE_RECORD_FIELDS, T_EPOCH, T_EXCHANGE_TS, T_FEED_TS, T_PRICE, T_SEQ, T_SIDE, T_SIZE, TRADE_BUY } from '../../ring/layout.js';
-import { tradeIdOf } from '../../ring/trade-store.js';
 import type { HttpReply } from '../../protocol/http.js';
+import { RECENT_TRADES_DEFAULT_LIMIT, RECENT_TRADES_MAX_LIMIT, type RedisRecentTrades, recentTrades } from '../../store/recent-trades.js';
 import type { StoredTrade } from '../../store/trade-query.js';
 import type { FrontTrades } from './trades.js';
 
-
-export const TRADES_DEFAULT_LIMIT = 100;
+export const TRADES_DEFAULT_LIMIT = RECENT_TRADES_DEFAULT_LIMIT;
 export const TRADES_RANGE_DEFAULT_LIMIT = 1000;
 /** The most trades one answer holds, recent or ranged. */
-export const TRADES_MAX_LIMIT = 10_000;
+export const TRADES_MAX_LIMIT = RECENT_TRADES_MAX_LIMIT;
 
 export interface TradesSources {
   /** The newest `limit` trades of Redis's capped list, oldest first; undefined without Redis. */
-  redis?(symbol: string, limit: number): Promise<StoredTrade[]>;
+  redis?: RedisRecentTrades;
   /** Trades from the `trades` table; undefined without PostgreSQL. */
   database?(symbol: string, fromMs: number, toMs: number, limit: number): Promise<StoredTrade[]>;
 }
@@ -38,28 +36,6 @@ export function parseTime(v: string): number {
   return Date.parse(v);
 }
 
-/** The newest `limit` trades of the ring, oldest first (those overwritten meanwhile are skipped). */
-export function recentFromRing(t: FrontTrades, limit: number): StoredTrade[] {
-  const store = t.store;
-  if (!store.readHeader()) return [];
-  const last = store.header[TH_LAST_SEQ];
-  const epoch = store.header[TH_EPOCH];
-  const rec = new Float64Array(TRADE_RECORD_FIELDS);
-  const out: StoredTrade[] = [];
-  for (let seq = Math.max(1, last - Math.min(limit, store.capacity) + 1); seq <= last; seq++) {
-    if (store.readTrade(seq, epoch, rec, 0)) out.push(tradeJson(rec));
-  }
-  return out;
-}
-
-function tradeJson(rec: Float64Array): StoredTrade {
-  const ex = rec[T_EXCHANGE_TS];
-  return {
-    seq: rec[T_SEQ], epoch: rec[T_EPOCH], trade_id: tradeIdOf(rec, 0), price: rec[T_PRICE], size: rec[T_SIZE],
-    side: rec[T_SIDE] === TRADE_BUY ? 'buy' : 'sell', time: new Date(ex > 0 ? ex : rec[T_FEED_TS]).toISOString(),
-  };
-}
-
 export async function tradesReply(t: FrontTrades, query: URLSearchParams, sources: TradesSources): Promise<HttpReply> {
   const limitText = query.get('limit');
   const fromText = query.get('from');
@@ -69,15 +45,7 @@ export async function tradesReply(t: FrontTrades, query: URLSearchParams, source
   if (limitText !== null && (!/^\d+$/.test(limitText) || limit < 1 || limit > TRADES_MAX_LIMIT)) {
     return invalid(`limit: expected a whole number from 1 to ${TRADES_MAX_LIMIT}, got "${limitText.slice(0, 20)}"`);
   }
-  if (!ranged) {
-    const memory = recentFromRing(t, limit);
-    if (memory.length < limit && sources.redis) {
-      // Redis away: the ring's trades are still an answer.
-      const redis = await sources.redis(t.name, limit).catch(() => []);
-      if (redis.length > memory.length) return json(200, { symbol: t.name, source: 'redis', trades: redis });
-    }
-    return json(200, { symbol: t.name, source: 'memory', trades: memory });
-  }
+  if (!ranged) return json(200, { symbol: t.name, ...(await recentTrades(t.store, t.name, limit, sources.redis)) });
   if (fromText === null) return invalid('from: required with to (ISO 8601 or ms since the epoch)');
   const fromMs = parseTime(fromText);
   if (!Number.isFinite(fromMs)) return invalid(`from: expected an ISO 8601 time or ms since the epoch, got "${fromText.slice(0, 40)}"`);
