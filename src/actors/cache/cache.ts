@@ -14,10 +14,15 @@ import { CacheService, RateLimiter, SessionStore, parseNamespaces } from '../../
 import { ConfigError } from '../../errors.js';
 import { type Logger, logger } from '../../log.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
+import { recentTrades } from '../../store/recent-trades.js';
 import { REDIS_OWNER, RedisConnectionLimitError, nodeRedis } from '../../store/redis-connections.js';
-import { RegistrationInbox } from '../registry.js';
+import { readRecentTradesRedis } from '../../store/trade-query.js';
+import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import type { ComponentHealth } from '../supervisor/messages.js';
 import { Books } from './books.js';
+import { Markets } from './market.js';
+import { Prices } from './prices.js';
+import { StoredPrices } from './stored-prices.js';
 import type { CacheApi, CacheInit, LinkReply, LinkRequest, WireRequest } from './messages.js';
 
 /** Expired sessions and memory entries are swept this often (a sliding TTL leaves index entries behind). */
@@ -30,6 +35,10 @@ export class CacheActor implements CacheApi {
   private readonly cfg: Config;
   private readonly log: Logger = logger('cache');
   private readonly books: Books;
+  /** Each symbol's trade ring and 1m candles: the sources of price_change, price_history and GET /trades. */
+  private readonly markets = new Markets();
+  /** Stored trades and candles before the rings' coverage; absent without PostgreSQL. */
+  private readonly stored?: StoredPrices;
   private readonly inbox: RegistrationInbox;
   /** tickplant_cache_* metrics; the front appends them to its /metrics. */
   private readonly registry = new Registry();
@@ -44,8 +53,9 @@ export class CacheActor implements CacheApi {
   constructor(private readonly init: CacheInit) {
     this.cfg = init.config;
     this.books = new Books(this.cfg);
-    for (const r of init.symbols) this.books.add(r);
-    this.inbox = new RegistrationInbox(init.registrations, (r) => this.books.add(r));
+    for (const r of init.symbols) this.register(r);
+    this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
+    if (init.databaseUrl) this.stored = new StoredPrices(init.databaseUrl, this.cfg.marketTimeZone, this.log);
     init.links.on('message', (port: MessagePort) => this.serve(port));
   }
 
@@ -55,6 +65,11 @@ export class CacheActor implements CacheApi {
    */
   start(): void {
     this.connect(RETRY_FIRST_MS);
+  }
+
+  private register(r: SymbolRegistration): void {
+    this.books.add(r);
+    this.markets.add(r);
   }
 
   private connect(delayMs: number): void {
@@ -117,13 +132,23 @@ export class CacheActor implements CacheApi {
         return f && d && { symbol: f.symbol, price: d.mid_price, best_bid: d.best_bid, best_ask: d.best_ask, spread: d.spread, volume: d.total_volume, seq: f.seq, timestamp: f.timestamp };
       },
     });
+    // Recent trades: the trade ring, or after a restart the writer's capped list in Redis (no
+    // cache key prefix: the writer's key), read on the cache's command connection.
+    const redisTrades = async (symbol: string, limit: number) => (await cache.withRedis((c) => readRecentTradesRedis(c, symbol, limit))) ?? [];
+    const prices = new Prices(this.markets, this.stored, async (symbol) => (await redisTrades(symbol, 1)).at(-1)?.price);
+    cache.register('price_change', { load: (_key, p) => prices.change(String(p.symbol), Number(p.minutes)) });
+    cache.register('price_history', { load: (_key, p) => prices.history(String(p.symbol), Number(p.since), Number(p.limit)) });
+    const trades = async (symbol: string, limit: number) => {
+      const m = this.markets.get(symbol);
+      return m && recentTrades(m.trades, symbol, limit, redisTrades);
+    };
     const sessions = new SessionStore(cache);
     cache.onCleanup('expiredSessions', () => sessions.cleanup());
     const c = this.cfg;
     const limiter = c.rateLimitEnabled
       ? new RateLimiter({ limits: { requests: c.rateLimitRequests, windowSeconds: c.rateLimitWindow, perKey: c.rateLimitPerKey }, cache, registry: this.registry })
       : undefined;
-    return new CacheHttp({ cache, sessions, limiter, runtimeSymbols: () => this.books.names(), health: () => cache.health(), log: this.log });
+    return new CacheHttp({ cache, sessions, limiter, runtimeSymbols: () => this.books.names(), recentTrades: trades, health: () => cache.health(), log: this.log });
   }
 
   // ── links: the front's requests ──────────────────────────────────────────────
@@ -188,6 +213,7 @@ export class CacheActor implements CacheApi {
     this.inbox.close();
     await this.connecting?.catch(() => undefined); // its failure was logged; a late success is closed above
     await this.ready?.cache.close(); // flushes write-behind rows before the pools go
+    await this.stored?.close();
   }
 }
 

@@ -3,6 +3,7 @@
 // Routes hold no caching logic of their own: TTLs, tiers and strategies are the namespaces'
 // (config/cache-namespaces.json); keys are built by the service from the namespace patterns.
 
+import type { z } from 'zod';
 import { ANONYMOUS_READER, mayActFor } from '../../auth/identity.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { cachedOk } from './http-cache.js';
@@ -11,7 +12,8 @@ import { Router, type RouteContext } from './router.js';
 import * as S from './schemas.js';
 import type { CacheService } from '../service.js';
 import type { SessionStore } from '../sessions.js';
-import type { CacheHit } from '../types.js';
+import type { CacheHit, Params } from '../types.js';
+import { RECENT_TRADES_DEFAULT_LIMIT, type RecentTrades } from '../../store/recent-trades.js';
 
 /** What the routes need from the cache service, the session store and the runtime. */
 export interface CacheApiDeps {
@@ -19,6 +21,8 @@ export interface CacheApiDeps {
   sessions: SessionStore;
   /** Names of the symbols the runtime streams. */
   runtimeSymbols(): string[];
+  /** A streamed symbol's newest trades (store/recent-trades.ts); undefined for any other symbol. Absent: no runtime. */
+  recentTrades?(symbol: string, limit: number): Promise<RecentTrades | undefined>;
   health(): Promise<unknown>;
 }
 
@@ -32,6 +36,8 @@ export const NS = {
   marketStatus: 'market_status',
   marketData: 'market_data',
   price: 'price',
+  priceChange: 'price_change',
+  priceHistory: 'price_history',
 } as const;
 
 type Ctx = RouteContext<CacheApiDeps>;
@@ -39,6 +45,10 @@ const body = <T extends Parameters<typeof parse>[0]>(ctx: Ctx, schema: T) =>
   parse(schema, jsonBody(ctx.req.body, ctx.req.header('content-type')), 'body');
 const param = (ctx: Ctx, name: keyof typeof S.params) => parse(S.params[name], ctx.params[name], `path.${name}`) as string;
 const notFound = (what: string) => new ApiError(404, 'not_found', what);
+const notStreamed = (symbol: string) => `${symbol} is not a streamed symbol: GET /api/v1/cache/symbols lists them`;
+/** A query parameter parsed by `schema`, `fallback` when absent. */
+const queryParam = <S extends z.ZodType>(ctx: Ctx, name: string, schema: S, fallback: string): z.output<S> =>
+  parse(schema, ctx.req.query.get(name) ?? fallback, `query.${name}`);
 /**
  * Refuses a caller that is neither `owner` nor an admin (403; 401 when it sent no credential).
  * The front has checked the route's scope; ownership needs the resource, so it is checked here.
@@ -52,7 +62,7 @@ function ownedBy(ctx: Ctx, owner: string, what: string): void {
 /** Active signals listed per symbol at most. */
 const MAX_SIGNALS = 1000;
 
-async function getOr404(c: CacheService, ns: string, params: Record<string, string>, what: string): Promise<CacheHit> {
+async function getOr404(c: CacheService, ns: string, params: Params, what: string): Promise<CacheHit> {
   const hit = await c.get(ns, params);
   if (hit === undefined) throw notFound(what);
   return hit;
@@ -222,6 +232,32 @@ export const cacheRoutes = new Router<CacheApiDeps>()
     const symbol = param(ctx, 'symbol');
     const hit = await getOr404(c, NS.price, { symbol }, `no price for ${symbol}: GET /api/v1/cache/symbols lists them`);
     return cachedOk(ctx.req, hit.value, c.ttlSeconds(NS.price), origin(hit));
+  })
+  .add('GET', '/price-change/:symbol', `a streamed symbol's price change over ?minutes= (1-${S.PRICE_CHANGE_MAX_MINUTES.toLocaleString('en')}, default ${S.PRICE_CHANGE_DEFAULT_MINUTES})`, async (ctx) => {
+    const c = ctx.deps.cache;
+    const symbol = param(ctx, 'symbol');
+    const minutes = queryParam(ctx, 'minutes', S.query.minutes, String(S.PRICE_CHANGE_DEFAULT_MINUTES));
+    const hit = await getOr404(c, NS.priceChange, { symbol, minutes }, notStreamed(symbol));
+    return cachedOk(ctx.req, hit.value, c.ttlSeconds(NS.priceChange), origin(hit));
+  })
+  .add('GET', '/price-history/:symbol', `a streamed symbol's 1m closes from ?since= (default 24 h ago), oldest first, at most ?limit= (default ${S.PRICE_HISTORY_DEFAULT_LIMIT})`, async (ctx) => {
+    const c = ctx.deps.cache;
+    const symbol = param(ctx, 'symbol');
+    const given = ctx.req.query.get('since');
+    const sinceMs = given === null ? Date.now() - S.PRICE_HISTORY_DEFAULT_SINCE_MS : parse(S.query.since, given, 'query.since');
+    const limit = queryParam(ctx, 'limit', S.query.historyLimit, String(S.PRICE_HISTORY_DEFAULT_LIMIT));
+    // Points are whole minutes: every `since` within one minute asks for the same points, under one key.
+    const since = Math.ceil(sinceMs / 60_000) * 60_000;
+    const hit = await getOr404(c, NS.priceHistory, { symbol, since, limit }, notStreamed(symbol));
+    return cachedOk(ctx.req, hit.value, c.ttlSeconds(NS.priceHistory), origin(hit));
+  })
+  .add('GET', '/trades/:symbol', `a streamed symbol's newest ?limit= trades (default ${RECENT_TRADES_DEFAULT_LIMIT}), oldest first`, async (ctx) => {
+    const symbol = param(ctx, 'symbol');
+    const limit = queryParam(ctx, 'limit', S.query.tradesLimit, String(RECENT_TRADES_DEFAULT_LIMIT));
+    // Straight from the trade ring (Redis after a restart): fresher than any cached copy, and as cheap.
+    const recent = await ctx.deps.recentTrades?.(symbol, limit);
+    if (recent === undefined) throw notFound(notStreamed(symbol));
+    return ok({ symbol, ...recent });
   })
   .add('GET', '/symbols', 'the streamed symbols', (ctx) => {
     const symbols = ctx.deps.runtimeSymbols();

@@ -3,6 +3,7 @@
 // Bodies are strict objects: a misspelt field is a 400 naming it, never silently dropped.
 
 import { z } from 'zod';
+import { RECENT_TRADES_MAX_LIMIT } from '../../store/recent-trades.js';
 
 const price = z.number().finite().nonnegative();
 const isoTime = z.iso.datetime({ offset: true });
@@ -84,7 +85,34 @@ export const invalidate = z
   })
   .refine((b) => b.pattern !== undefined || b.namespace !== undefined, { message: 'expected "pattern" or "namespace"', path: ['pattern'] });
 
+/** Whole numbers of [min, max] as query text (no signs, exponents or fractions). */
+const whole = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, `expected ${what} from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `expected ${what} from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`).max(max, `expected ${what} from ${min.toLocaleString('en')} to ${max.toLocaleString('en')}`));
+
+/** GET /price-change: a period of 1 minute to 30 days. */
+export const PRICE_CHANGE_DEFAULT_MINUTES = 60;
+export const PRICE_CHANGE_MAX_MINUTES = 43_200;
+/** GET /price-history: points per answer, and how far back `since` defaults. */
+export const PRICE_HISTORY_DEFAULT_LIMIT = 500;
+export const PRICE_HISTORY_MAX_LIMIT = 10_000;
+export const PRICE_HISTORY_DEFAULT_SINCE_MS = 86_400_000;
+
 export const query = {
+  minutes: whole('whole minutes', 1, PRICE_CHANGE_MAX_MINUTES),
+  historyLimit: whole('a whole number', 1, PRICE_HISTORY_MAX_LIMIT),
+  /** GET /trades: as the runtime's GET /trades/{symbol}?limit=. */
+  tradesLimit: whole('a whole number', 1, RECENT_TRADES_MAX_LIMIT),
+  /** An instant: whole ms since the Unix epoch, or an ISO 8601 date-time with Z or an offset; as ms. */
+  since: z.string().transform((s, ctx) => {
+    const ms = /^\d{1,15}$/.test(s) ? Number(s) : isoTime.safeParse(s).success ? Date.parse(s) : NaN;
+    if (Number.isFinite(ms)) return ms;
+    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 date-time (with Z or an offset) or ms since the epoch, got "${s.slice(0, 40)}"` });
+    return z.NEVER;
+  }),
   ttl: z.coerce.number().int('expected whole seconds').min(1).max(30 * 86400),
   symbols: z
     .string()
