@@ -59,6 +59,8 @@ export const configSchema = z.strictObject({
   tradeCapacity: pow2(64, 1 << 20).default(1024), // TRADE_RING_CAPACITY: recent trades kept per symbol (trades resume window, GET /trades)
   tradesOnSubscribe: int(0, 1000).default(50), // TRADES_ON_SUBSCRIBE: recent trades a trades subscription starts with
   analytics: bool.default(true), // ANALYTICS: candles, 24 h tickers and price alerts in the shards (off: trades and books only)
+  alertWebhookSecret: z.string().min(16).optional(), // ALERT_WEBHOOK_SECRET: HMAC-SHA256 key of webhook signatures (webhooks are refused without it)
+  alertRecheckMs: int(0, 86_400_000).default(3_600_000), // ALERT_RECHECK_MS: at start, active alerts are checked against the stored trades of this long before
   candleCapacity: pow2(2048, 1 << 16).default(2048), // CANDLE_RING_CAPACITY: candles kept in memory per symbol and interval
   candlePublishMs: int(10, 60_000).default(250), // CANDLE_PUBLISH_MS: an open candle (and the ticker) is published at most this often while it changes
   candleCloseGraceMs: int(0, 60_000).default(1000), // CANDLE_CLOSE_GRACE_MS: a candle without a later trade closes this long after its bucket ends
@@ -184,7 +186,7 @@ export type Config = Readonly<Omit<z.output<typeof configSchema>, 'historyCapaci
 /** Environment variable for each option. */
 export const ENV_NAMES: Record<keyof z.input<typeof configSchema>, string> = {
   host: 'HOST', port: 'WEBSOCKET_PORT', shards: 'SHARDS', depth: 'BOOK_DEPTH',
-  rawCapacity: 'RAW_RING_CAPACITY', tradeCapacity: 'TRADE_RING_CAPACITY', tradesOnSubscribe: 'TRADES_ON_SUBSCRIBE', analytics: 'ANALYTICS', candleCapacity: 'CANDLE_RING_CAPACITY', candlePublishMs: 'CANDLE_PUBLISH_MS', candleCloseGraceMs: 'CANDLE_CLOSE_GRACE_MS', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
+  rawCapacity: 'RAW_RING_CAPACITY', tradeCapacity: 'TRADE_RING_CAPACITY', tradesOnSubscribe: 'TRADES_ON_SUBSCRIBE', analytics: 'ANALYTICS', alertWebhookSecret: 'ALERT_WEBHOOK_SECRET', alertRecheckMs: 'ALERT_RECHECK_MS', candleCapacity: 'CANDLE_RING_CAPACITY', candlePublishMs: 'CANDLE_PUBLISH_MS', candleCloseGraceMs: 'CANDLE_CLOSE_GRACE_MS', historyResolutionMs: 'HISTORY_RESOLUTION_MS',
   historyCapacity: 'HISTORY_RING_CAPACITY', inputQueueBytes: 'INPUT_QUEUE_BYTES',
   frameQueueBytes: 'FRAME_QUEUE_BYTES', feed: 'FEED', symbols: 'SYMBOLS', maxSymbols: 'MAX_SYMBOLS',
   feeds: 'FEEDS', binanceWsUrl: 'BINANCE_WS_URL', binanceRestUrl: 'BINANCE_REST_URL', binanceRotateMs: 'BINANCE_ROTATE_MS',

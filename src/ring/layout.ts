@@ -257,4 +257,29 @@ export const analyticsStoreBytes = (candleCapacity: number): number =>
 /** FR_KIND of an analytics frame: FRAME_ANALYTICS + channel (candles of INTERVALS[k], or the ticker). */
 export const FRAME_ANALYTICS = 16;
 
+// ─── Price alerts: commands (cache actor → shard) and firings (shard → cache actor) ─
+//
+// One pair of SPSC queues per shard, allocated by the supervisor for the process's life (either
+// end may restart). A command record (ALERT_COMMAND_BYTES):
+//   f64 0: u32 op (ALERT_ADD | ALERT_REMOVE) | u32 symbolId   1: alertId   2: u32 condition   3: target
+// A firing record (ALERT_FIRED_BYTES): the alert, and the trade that fired it:
+//   f64 0: u32 symbolId | u32 condition   1: alertId   2: target   3: price   4: trade epoch   5: trade seq   6: trade time (ms)
+export const ALERT_ADD = 1;
+export const ALERT_REMOVE = 2;
+export const AC_OP = 0; // u32 index
+export const AC_SYMBOL = 1; // u32 index
+export const AC_ID = 1; // f64 index
+export const AC_CONDITION = 4; // u32 index (f64 slot 2, low word)
+export const AC_TARGET = 3; // f64 index
+export const ALERT_COMMAND_BYTES = 32;
+export const AF_SYMBOL = 0; // u32 index
+export const AF_CONDITION = 1; // u32 index
+export const AF_ID = 1; // f64 index
+export const AF_TARGET = 2;
+export const AF_PRICE = 3;
+export const AF_EPOCH = 4;
+export const AF_SEQ = 5;
+export const AF_TIME = 6;
+export const ALERT_FIRED_BYTES = 56;
+
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

@@ -272,6 +272,37 @@ export const MIGRATIONS: readonly Migration[] = [
       `
       : 'select 1 -- plain PostgreSQL: candles are bucketed from trades when read',
   },
+  {
+    id: 7,
+    name: 'price_alerts',
+    // Price alerts: their state is the table's, so an alert fires once whichever process (or node
+    // sharing this database) evaluates it: firing is `update … where status = 'active'`, and only
+    // the one whose update changed the row delivers. A plain table on TimescaleDB too (few rows).
+    sql: `
+      create table if not exists price_alerts (
+        alert_id          bigserial primary key,
+        user_id           text not null,
+        symbol            text not null,
+        condition         text not null check (condition in ('above', 'below', 'crosses_above', 'crosses_below')),
+        target_price      numeric(24,10) not null check (target_price > 0),
+        webhook_url       text,
+        status            text not null default 'active' check (status in ('active', 'triggered', 'expired', 'deleted')),
+        created_at        timestamptz not null default now(),
+        expires_at        timestamptz,
+        triggered_at      timestamptz,
+        trigger_price     numeric(24,10),
+        trigger_epoch     bigint,
+        trigger_seq       bigint,
+        trigger_time      timestamptz,
+        webhook_status    text check (webhook_status in ('pending', 'delivered', 'failed')),
+        webhook_attempts  integer not null default 0,
+        webhook_last_error text,
+        webhook_delivered_at timestamptz
+      );
+      create index if not exists price_alerts_active_idx on price_alerts (symbol) where status = 'active';
+      create index if not exists price_alerts_user_idx on price_alerts (user_id, status);
+    `,
+  },
 ];
 
 /** The migration that decides TimescaleDB or plain PostgreSQL; later migrations follow what it recorded. */

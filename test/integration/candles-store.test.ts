@@ -31,7 +31,7 @@ beforeAll(async () => {
   deploymentUrl = d.url;
   pool = new pg.Pool({ connectionString: d.url, max: 2 });
   cleanup.push(() => pool.end());
-  expect(await migrate(pool, OPTS)).toEqual({ timescale: false, applied: [1, 2, 3, 4, 5, 6] });
+  expect(await migrate(pool, OPTS)).toEqual({ timescale: false, applied: [1, 2, 3, 4, 5, 6, 7] });
   trades = randomTrades(1, 4000, EDGES, EPOCHS);
   await insertTrades(pool, S, trades);
   // Another symbol's trades at the same times stay out of S's candles.

@@ -111,10 +111,10 @@ async function progressRows(p: pg.Pool, symbol: string): Promise<Map<number, num
 describe('migrate', () => {
   it('applies every migration once, then nothing; plain PostgreSQL here', async () => {
     const first = await migrate(pool, OPTS);
-    expect(first).toEqual({ timescale: false, applied: [1, 2, 3, 4, 5, 6] });
+    expect(first).toEqual({ timescale: false, applied: [1, 2, 3, 4, 5, 6, 7] });
     expect(await migrate(pool, OPTS)).toEqual({ timescale: false, applied: [] });
     const ids = await pool.query('select id, name from tickplant_migrations order by id');
-    expect(ids.rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(ids.rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const indexes = (await pool.query("select indexname from pg_indexes where tablename = 'order_book_data' and schemaname = current_schema()")).rows.map((r) => r.indexname);
     expect(indexes).toEqual(expect.arrayContaining([
       'order_book_data_symbol_epoch_seq_time_key', 'order_book_data_symbol_time_idx', 'order_book_data_time_brin',
@@ -130,7 +130,7 @@ describe('migrate', () => {
     const b = new pg.Pool({ connectionString: DATABASE_URL, options: `-c search_path=${PREFIX}_c`, max: 2 });
     pools.push(b);
     const [ra, rb] = await Promise.all([migrate(a, OPTS), migrate(b, OPTS)]);
-    expect([ra.applied, rb.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4, 5, 6], []]);
+    expect([ra.applied, rb.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4, 5, 6, 7], []]);
     expect((await a.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(6);
   });
 

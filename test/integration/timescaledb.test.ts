@@ -139,7 +139,7 @@ describe('TIMESCALEDB=auto on the TimescaleDB server', () => {
     expect(after.map((r) => [r.symbol, r.epoch, r.lo, r.hi, r.n])).toEqual(rows.map((r) => [r.symbol, r.epoch, 1, 2 * PER_SYMBOL, 2 * PER_SYMBOL]));
     const db = new pg.Pool({ connectionString: dep.url, max: 1 });
     try {
-      expect((await db.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(6);
+      expect((await db.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(7);
       expect((await hypertableFacts(db)).hypertables).toHaveLength(1);
     } finally {
       await db.end();

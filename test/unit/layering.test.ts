@@ -19,7 +19,7 @@ function imports(): { from: string; to: string }[] {
 }
 
 const RULES: { from: RegExp; never: RegExp; why: string }[] = [
-  { from: /^(ring|book|protocol|store|feeds|stats|cache|auth)\//, never: /^actors\//, why: 'lower layers serve the actors, never the other way' },
+  { from: /^(ring|book|protocol|store|feeds|stats|cache|auth|analytics)\//, never: /^actors\//, why: 'lower layers serve the actors, never the other way' },
   { from: /^cache\//, never: /^actors\/front\//, why: 'the cache service does not know who serves it' },
 ];
 

@@ -20,6 +20,7 @@ import { readRecentTradesRedis } from '../../store/trade-query.js';
 import { RegistrationInbox, type SymbolRegistration } from '../registry.js';
 import type { ComponentHealth } from '../supervisor/messages.js';
 import { Books } from './books.js';
+import { AlertHub } from './alerts.js';
 import { Markets } from './market.js';
 import { Prices } from './prices.js';
 import { StoredPrices } from './stored-prices.js';
@@ -49,6 +50,10 @@ export class CacheActor implements CacheApi {
   private cleanup?: NodeJS.Timeout;
   private connecting?: Promise<void>;
   private readonly links = new Set<MessagePort>();
+  /** Symbol → id and shard: where a price alert's commands go. */
+  private readonly symbolIds = new Map<string, { id: number; shard: number }>();
+  /** Price alerts (absent without PostgreSQL or with ANALYTICS=false). */
+  private readonly alerts?: AlertHub;
 
   constructor(private readonly init: CacheInit) {
     this.cfg = init.config;
@@ -56,6 +61,9 @@ export class CacheActor implements CacheApi {
     for (const r of init.symbols) this.register(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
     if (init.databaseUrl) this.stored = new StoredPrices(init.databaseUrl, this.cfg.marketTimeZone, this.log);
+    if (init.databaseUrl && init.alertQueues) {
+      this.alerts = new AlertHub(this.cfg, init.databaseUrl, init.alertQueues, (name) => this.symbolIds.get(name), (user, frame) => this.toUser(user, frame), this.log);
+    }
     init.links.on('message', (port: MessagePort) => this.serve(port));
   }
 
@@ -65,11 +73,23 @@ export class CacheActor implements CacheApi {
    */
   start(): void {
     this.connect(RETRY_FIRST_MS);
+    // Loads (retrying while PostgreSQL is away) in the background, like the cache service.
+    this.alerts?.start().catch((e: Error) => this.log.error('price alerts did not start', { error: e.message }));
   }
 
   private register(r: SymbolRegistration): void {
     this.books.add(r);
     this.markets.add(r);
+    this.symbolIds.set(r.name, { id: r.id, shard: r.shard });
+  }
+
+  /** An alert frame for the user's connections: to the front (one per node) over its links. */
+  private toUser(user: string, frame: string): void {
+    for (const port of this.links) port.postMessage({ id: 0, kind: 'alert', user, frame } satisfies LinkReply);
+  }
+
+  resendAlerts(shard: number): Promise<void> {
+    return this.alerts?.resend(shard) ?? Promise.resolve();
   }
 
   private connect(delayMs: number): void {
@@ -148,7 +168,9 @@ export class CacheActor implements CacheApi {
     const limiter = c.rateLimitEnabled
       ? new RateLimiter({ limits: { requests: c.rateLimitRequests, windowSeconds: c.rateLimitWindow, perKey: c.rateLimitPerKey }, cache, registry: this.registry })
       : undefined;
-    return new CacheHttp({ cache, sessions, limiter, runtimeSymbols: () => this.books.names(), recentTrades: trades, health: () => cache.health(), log: this.log });
+    return new CacheHttp({
+      cache, sessions, limiter, runtimeSymbols: () => this.books.names(), recentTrades: trades, alerts: this.alerts, health: () => cache.health(), log: this.log,
+    });
   }
 
   // ── links: the front's requests ──────────────────────────────────────────────
@@ -205,6 +227,7 @@ export class CacheActor implements CacheApi {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.alerts?.close();
     clearTimeout(this.retry);
     clearInterval(this.cleanup);
     for (const p of this.links) p.close();

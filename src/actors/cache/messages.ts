@@ -19,6 +19,8 @@ export interface CacheInit {
   registrations: MessagePort;
   symbols: SymbolRegistration[];
   redisConnections: SharedArrayBuffer;
+  /** Per shard: the price-alert command and firing queues (absent with ANALYTICS=false or without PostgreSQL). */
+  alertQueues?: { commands: SharedArrayBuffer; firings: SharedArrayBuffer }[];
 }
 
 export interface CacheApi {
@@ -26,6 +28,8 @@ export interface CacheApi {
   status(): ComponentHealth;
   /** Flushes write-behind writes, closes Redis and PostgreSQL, stops serving its links. */
   close(): Promise<void>;
+  /** A restarted shard lost its price alerts: every active one of its symbols is sent to it again. */
+  resendAlerts(shard: number): Promise<void>;
 }
 
 export type CacheLifecycle = { type: 'ready' } | { type: 'fatal'; message: string; permanent?: boolean };
@@ -48,8 +52,9 @@ export type LinkRequest =
   | { id: number; kind: 'metrics' }
   | { id: number; kind: 'health' };
 
-/** cache → front, on a link. */
+/** cache → front, on a link: replies, and `alert` frames to deliver to a user's connections (id 0, unasked). */
 export type LinkReply =
   | { id: number; kind: 'http'; reply: HttpReply }
+  | { id: 0; kind: 'alert'; user: string; frame: string }
   | { id: number; kind: 'metrics'; text: string }
   | { id: number; kind: 'health'; health?: CacheHealth; error?: string };

@@ -38,6 +38,9 @@ export class CacheLink {
   private readonly pending = new Map<number, Pending>();
   private readonly sweeper: NodeJS.Timeout;
 
+  /** Delivers an alert frame the cache actor sends to a user's connections. */
+  onAlert: (user: string, frame: string) => void = () => {};
+
   /** `inbox`: where the supervisor posts a fresh link each time the cache actor (re)starts. */
   constructor(private readonly inbox: MessagePort, private readonly log: Logger) {
     inbox.on('message', (port: MessagePort) => this.attach(port));
@@ -49,6 +52,7 @@ export class CacheLink {
     this.detach('the cache actor restarted');
     this.port = port;
     port.on('message', (r: LinkReply) => {
+      if (r.kind === 'alert') return this.onAlert(r.user, r.frame);
       const p = this.pending.get(r.id);
       if (!p) return; // timed out already
       this.pending.delete(r.id);

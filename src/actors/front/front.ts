@@ -75,6 +75,7 @@ export class FrontActor implements FrontApi {
   private framesPublished = 0;
   private tradesPublished = 0;
   private analyticsPublished = 0;
+  private alertsDelivered = 0;
   private readonly rate = { at: Date.now(), frames: 0, perS: 0 };
   private bytesSinceSweep = 0;
   private bytesThisTurn = 0;
@@ -102,6 +103,9 @@ export class FrontActor implements FrontApi {
     for (const r of init.symbols) this.register(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.register(r));
     this.cache = new CacheLink(init.cacheLinks, logger('front'));
+    this.cache.onAlert = (user, frame) => {
+      this.alertsDelivered += this.sessions.deliverToUser(user, frame);
+    };
     const entry = workerEntry('snapshot');
     this.pool = new Piscina({
       filename: entry.url.href,
@@ -523,6 +527,7 @@ export class FrontActor implements FrontApi {
       framesPublished: this.framesPublished,
       tradesPublished: this.tradesPublished,
       analyticsPublished: this.analyticsPublished,
+      alertsDelivered: this.alertsDelivered,
       publishedPerS: this.rate.perS,
       duplicatesDropped: this.duplicatesDropped,
       statusesPublished: this.statusesPublished,

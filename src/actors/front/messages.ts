@@ -28,6 +28,7 @@ export interface FrontStats {
   framesPublished: number;
   tradesPublished: number; // trade frames published on trades:<symbol> topics
   analyticsPublished: number; // candle and ticker frames (or their snapshots after a gap) published
+  alertsDelivered: number; // alert frames sent to their users' connections
   publishedPerS: number; // frames published in the last second
   duplicatesDropped: number; // frames re-sent by a restarted shard, or covered by a resync
   statusesPublished: number; // status frames from the shards (resyncing) published to their topic

@@ -576,6 +576,18 @@ export class Sessions {
     for (const sub of set) this.progress(sub); // each leaves the set once its seq is published
   }
 
+  /** A fired price alert: to every connection of its user on this node (alerts are rare: no index). */
+  deliverToUser(user: string, frame: string): number {
+    let n = 0;
+    for (const ws of this.sockets) {
+      const s = ws.getUserData();
+      if (s.closed || s.identity === undefined || s.identity.user !== user || user === '') continue;
+      this.sendText(ws, frame);
+      n++;
+    }
+    return n;
+  }
+
   // ── sending ──────────────────────────────────────────────────────────────────
 
   private hasRoom(ws: Socket<Session>): boolean {

@@ -1,6 +1,7 @@
 // What crosses the boundary of a shard actor: its start-up data and its control API.
 
 import type { MessagePort } from 'node:worker_threads';
+import type { AlertCounters } from './alert-evaluator.js';
 import type { Config } from '../../config.js';
 import type { SymbolRegistration } from '../registry.js';
 
@@ -26,6 +27,8 @@ export interface ShardInit {
   control: MessagePort; // comlink: ShardApi
   registrations: MessagePort; // SymbolRegistration, one message per new symbol
   symbols: SymbolRegistration[]; // this shard's symbols registered before it started
+  alertCommands?: SharedArrayBuffer; // cache actor → shard: price alerts added and removed (layout.ts AC_*)
+  alertFirings?: SharedArrayBuffer; // shard → cache actor: alerts a trade satisfied (layout.ts AF_*)
 }
 
 export interface ShardStats {
@@ -46,6 +49,7 @@ export interface ShardStats {
   /** The trades channel: trades sequenced, damaged records refused, new trade epochs, frames the full frame queue refused. */
   trades: { accepted: number; rejected: number; newEpochs: number; frameQueueFull: number };
   /** Candle and ticker frames published, skipped by a full frame queue; late trades folded into earlier candles, trades too late for any; trades folded again after a restart. */
+  alerts: AlertCounters;
   analytics: { published: number; frameQueueFull: number; lateTrades: number; droppedTrades: number; refolded: number; seededSkipped: number };
   inputQueue: { depthBytes: number; capacityBytes: number }; // all inputs together
   inputQueues: { name: string; depthBytes: number; capacityBytes: number }[];

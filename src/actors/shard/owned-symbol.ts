@@ -7,6 +7,7 @@ import { FR_JSON_OFFSET, MAX_REASON_BYTES } from '../../ring/layout.js';
 import type { SymbolStore } from '../../ring/symbol-store.js';
 import type { TradeStore } from '../../ring/trade-store.js';
 import type { SymbolAnalytics } from './symbol-analytics.js';
+import type { AlertBook } from '../../analytics/alert-book.js';
 
 /** One owned symbol: its book, where its sequence stands, and its shared store. */
 export class OwnedSymbol {
@@ -38,6 +39,8 @@ export class OwnedSymbol {
   readonly maxTradeFrameBytes: number;
   /** Candles and the 24 h ticker, folded from the trades (set at adoption; absent with ANALYTICS=false). */
   analytics?: SymbolAnalytics;
+  /** Active price alerts, from the first one the cache actor sends (absent with ANALYTICS=false). */
+  alerts?: AlertBook;
 
   /** `input`: the index of the one input queue this symbol's records come through. */
   constructor(

@@ -43,6 +43,7 @@ import { AnalyticsStore } from '../../ring/analytics-store.js';
 import { type AnalyticsCounters, SymbolAnalytics } from './symbol-analytics.js';
 import { OwnedSymbol } from './owned-symbol.js';
 import { TradeSequencer } from './trade-sequencer.js';
+import { AlertEvaluator } from './alert-evaluator.js';
 import { STATUS_RESYNCING, TYPE_UPDATE, encodeRecord, encodeStatus } from '../../protocol/encode.js';
 import { LatencyRecorder, nowMs } from '../../stats/latency.js';
 import { logger } from '../../log.js';
@@ -97,6 +98,7 @@ export class ShardActor implements ShardApi {
   /** Symbols whose resyncing status waits for room in the frame queue (at most one each). */
   private readonly owedStatuses = new Set<OwnedSymbol>();
   private readonly trades: TradeSequencer;
+  private readonly alerts: AlertEvaluator;
   private readonly analytics: AnalyticsCounters = { published: 0, frameQueueFull: 0, lateTrades: 0, droppedTrades: 0, refolded: 0, seededSkipped: 0 };
   /** When the candles and tickers were last checked for closes and due publishes. */
   private analyticsAt = 0;
@@ -115,7 +117,8 @@ export class ShardActor implements ShardApi {
     this.rowBytes = rawRecordBytes(this.cfg.depth);
     this.scratch = new Book(this.cfg.depth);
     this.analyticsEveryMs = Math.max(5, Math.min(50, this.cfg.candlePublishMs >> 1));
-    this.trades = new TradeSequencer(this.frames, this.rows, () => (++this.unwoken & (WAKE_EVERY - 1)) === 0);
+    this.alerts = new AlertEvaluator(init.alertCommands, init.alertFirings, init.index);
+    this.trades = new TradeSequencer(this.frames, this.rows, () => (++this.unwoken & (WAKE_EVERY - 1)) === 0, this.cfg.analytics ? this.alerts : undefined);
     for (const r of init.symbols) this.adopt(r);
     this.inbox = new RegistrationInbox(init.registrations, (r) => this.adopt(r));
   }
@@ -192,6 +195,10 @@ export class ShardActor implements ShardApi {
       this.turn = this.turn + 1 === k ? 0 : this.turn + 1;
       if (this.owedStatuses.size > 0) this.retryStatuses();
       this.analyticsDue();
+      if (this.cfg.analytics) {
+        this.alerts.drain((id) => this.owned[id]);
+        this.alerts.retry();
+      }
       this.frames.wake();
       this.rows?.wake();
       if (stalled) {
@@ -445,6 +452,7 @@ export class ShardActor implements ShardApi {
       statusesOwed: this.owedStatuses.size,
       trades: this.trades.stats(),
       analytics: { ...this.analytics },
+      alerts: this.alerts.stats(this.owned),
       inputQueue: {
         depthBytes: inputQueues.reduce((n, q) => n + q.depthBytes, 0),
         capacityBytes: inputQueues.reduce((n, q) => n + q.capacityBytes, 0),

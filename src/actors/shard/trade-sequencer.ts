@@ -15,6 +15,7 @@ import {
 } from '../../ring/layout.js';
 import type { QueueConsumer, QueueProducer } from '../../ring/spsc.js';
 import type { OwnedSymbol } from './owned-symbol.js';
+import type { AlertEvaluator } from './alert-evaluator.js';
 
 export class TradeSequencer {
   private accepted = 0;
@@ -23,7 +24,10 @@ export class TradeSequencer {
   private frameQueueFull = 0;
 
   /** `wakeDue`: the shard's policy for waking the front with a commit (shared with the book frames). */
-  constructor(private readonly frames: QueueProducer, private readonly rows: QueueProducer | undefined, private readonly wakeDue: () => boolean) {}
+  constructor(
+    private readonly frames: QueueProducer, private readonly rows: QueueProducer | undefined, private readonly wakeDue: () => boolean,
+    private readonly alerts?: AlertEvaluator,
+  ) {}
 
   /**
    * Continues the symbol's trade sequence from its trade store. A torn header (the predecessor died
@@ -115,6 +119,7 @@ export class TradeSequencer {
     // After the commit: a shard killed before this folds it again from the trade ring (refold).
     const ex = f[slot + T_EXCHANGE_TS];
     s.analytics?.fold(ex > 0 ? ex : feedTs, s.tradeEpoch, seq, price, size, this.frames);
+    this.alerts?.onTrade(s, price, s.tradeEpoch, seq, ex > 0 ? ex : feedTs);
     return true;
   }
 

@@ -42,6 +42,8 @@ import { type CreatedAdminKey, bootstrapAdminKey } from '../../auth/admin-key.js
 import { ActorHandle, type Spawned } from './actor-handle.js';
 import { Router, shardOf } from './router.js';
 
+/** Each shard's price-alert command and firing queues (a command is 32 bytes, a firing 56). */
+const ALERT_QUEUE_BYTES = 1 << 20;
 /** Graceful shutdown waits this long for each stage to drain before moving on. */
 const DRAIN_TIMEOUT_MS = 5000;
 /** The writer may need a COPY or two more: it gets longer, then journals what is left. */
@@ -90,6 +92,10 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
   private readonly feedActors: FeedActorPlan[];
   private readonly frames: SharedArrayBuffer[];
   private readonly rows: SharedArrayBuffer[];
+  /** Per shard: price-alert commands (cache actor → shard) and firings (shard → cache actor); none without analytics or PostgreSQL. */
+  private readonly alertQueues: { commands: SharedArrayBuffer; firings: SharedArrayBuffer }[];
+  /** Shards that were ready once: a later ready is a restart, whose alert books start empty. */
+  private readonly shardsStarted = new Set<number>();
   /** Redis connections open in this node's actors, one counter each: REDIS_MAX_CONNECTIONS is one ceiling. */
   private readonly redisConnections = redisConnectionCounter();
   private writer?: ActorHandle;
@@ -130,6 +136,9 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     });
     this.frames = Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.frameQueueBytes));
     this.rows = cfg.persist ? Array.from({ length: cfg.shards }, () => createQueueBuffer(cfg.rowQueueBytes)) : [];
+    this.alertQueues = cfg.persist && cfg.analytics
+      ? Array.from({ length: cfg.shards }, () => ({ commands: createQueueBuffer(ALERT_QUEUE_BYTES), firings: createQueueBuffer(ALERT_QUEUE_BYTES) }))
+      : [];
     this.router = new Router(cfg, this.inputs, this.doorbells, logger('router'));
     this.router.onRegister = (r) => this.announce(r);
     this.disk = new DiskWatch(cfg.dataDir, cfg.diskMinFreeBytes, this.log);
@@ -291,6 +300,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       index: i, config: this.cfg, inputs, doorbell: this.doorbells[i], frames: this.frames[i], rows: this.rows[i],
       control: control.port2, registrations: registrations.port2,
       symbols: this.router.registrations.filter((r) => r.shard === i),
+      alertCommands: this.alertQueues[i]?.commands, alertFirings: this.alertQueues[i]?.firings,
     };
     const link = this.shardLinks[i];
     link.registrations = registrations.port1;
@@ -299,6 +309,11 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
       transferList: [control.port2, registrations.port2],
       onReady: () => {
         link.api = connect<ShardApi>(control.port1);
+        // A restarted shard's alert books are empty: the cache actor sends its alerts again.
+        if (this.shardsStarted.has(i)) {
+          this.cacheLink.api?.resendAlerts(i).catch((e: Error) => this.log.warn(`shard-${i}: its price alerts were not sent again`, { error: e.message }));
+        }
+        this.shardsStarted.add(i);
       },
       onGone: () => {
         if (link.api) disconnect(link.api);
@@ -409,6 +424,7 @@ export class Supervisor extends EventEmitter implements SupervisorApi {
     const init: CacheInit = {
       config: this.cfg, databaseUrl: this.cfg.persist ? this.databaseUrl : undefined, control: control.port2, links: links.port2,
       registrations: registrations.port2, symbols: [...this.router.registrations], redisConnections: this.redisConnections,
+      alertQueues: this.alertQueues.length > 0 ? this.alertQueues : undefined,
     };
     this.cacheLink.registrations = registrations.port1;
     return {

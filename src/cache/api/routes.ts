@@ -4,7 +4,7 @@
 // (config/cache-namespaces.json); keys are built by the service from the namespace patterns.
 
 import type { z } from 'zod';
-import { ANONYMOUS_READER, mayActFor } from '../../auth/identity.js';
+import { ANONYMOUS_READER, type Identity, mayActFor } from '../../auth/identity.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { cachedOk } from './http-cache.js';
 import { ApiError, json, jsonBody, ok, parse } from './replies.js';
@@ -24,6 +24,28 @@ export interface CacheApiDeps {
   /** A streamed symbol's newest trades (store/recent-trades.ts); undefined for any other symbol. Absent: no runtime. */
   recentTrades?(symbol: string, limit: number): Promise<RecentTrades | undefined>;
   health(): Promise<unknown>;
+  /** Price alerts (the cache actor's AlertHub); absent without PostgreSQL or with ANALYTICS=false. */
+  alerts?: PriceAlerts;
+}
+
+/** What the price-alert routes need: each answers a status and a body (an error body names its field). */
+export interface PriceAlerts {
+  create(identity: Identity, body: unknown): Promise<{ status: number; body: unknown }>;
+  list(identity: Identity, status: string | null): Promise<{ status: number; body: unknown }>;
+  remove(identity: Identity, alertId: string): Promise<{ status: number; body: unknown }>;
+}
+
+/** An AlertHub answer in the API's envelope. */
+function alertReply(r: { status: number; body: unknown }): HttpReply {
+  if (r.status < 300) return ok(r.body, {}, r.status);
+  const e = r.body as { code: string; message: string; field?: string };
+  throw new ApiError(r.status, e.code, e.message, e.field);
+}
+
+function alertsOf(ctx: Ctx): PriceAlerts {
+  const a = ctx.deps.alerts;
+  if (!a) throw new ApiError(503, 'alerts_unavailable', 'price alerts need PostgreSQL (PERSIST=true) and ANALYTICS=true');
+  return a;
 }
 
 /** Namespace names as declared in config/cache-namespaces.json. */
@@ -259,6 +281,13 @@ export const cacheRoutes = new Router<CacheApiDeps>()
     if (recent === undefined) throw notFound(notStreamed(symbol));
     return ok({ symbol, ...recent });
   })
+  // ── price alerts ───────────────────────────────────────────────────────────
+  .add('POST', '/price-alert', 'a price alert of the caller\'s: {symbol, condition: above|below|crosses_above|crosses_below, target_price, ttl_seconds?, webhook_url?} → {alert_id}', async (ctx) =>
+    alertReply(await alertsOf(ctx).create(ctx.req.identity ?? ANONYMOUS_READER, jsonBody(ctx.req.body, ctx.req.header('content-type')))))
+  .add('GET', '/price-alerts', 'the caller\'s price alerts (an admin: everyone\'s), ?status=active|triggered|expired|deleted', async (ctx) =>
+    alertReply(await alertsOf(ctx).list(ctx.req.identity ?? ANONYMOUS_READER, ctx.req.query.get('status'))))
+  .add('DELETE', '/price-alert/:alert_id', 'deletes an active price alert of the caller\'s (an admin: anyone\'s)', async (ctx) =>
+    alertReply(await alertsOf(ctx).remove(ctx.req.identity ?? ANONYMOUS_READER, ctx.params.alert_id)))
   .add('GET', '/symbols', 'the streamed symbols', (ctx) => {
     const symbols = ctx.deps.runtimeSymbols();
     return ok({ symbols, symbol_count: symbols.length });
