@@ -11,8 +11,9 @@
 // the falling ones, so that both fire from a prefix or a contiguous run). `above` and `below`
 // alerts are never left on the wrong side of the last price (they fire as soon as they are), so
 // their due alerts are always a prefix; crossings are a run found by binary search from q.
-// Adding or removing an alert shifts its array (O(n) moves, like an insertion into a sorted
-// vector): alerts change at request rates, trades arrive at feed rates.
+// Adds are collected and merged into their array before the next trade (a sort of the new ones
+// and one merge pass), so loading a million alerts at start costs a sort, not a million
+// insertions; removing one shifts its array (O(n) moves): alerts change at request rates.
 
 export const CONDITIONS = ['above', 'below', 'crosses_above', 'crosses_below'] as const;
 export type AlertCondition = (typeof CONDITIONS)[number];
@@ -20,13 +21,20 @@ export type AlertCondition = (typeof CONDITIONS)[number];
 interface Side {
   targets: number[]; // sorted: ascending (rising) or descending (falling)
   ids: number[];
+  /** Added since the last merge, unsorted. */
+  newTargets: number[];
+  newIds: number[];
+  ascending: boolean;
 }
 
+const side = (ascending: boolean): Side => ({ targets: [], ids: [], newTargets: [], newIds: [], ascending });
+
 export class AlertBook {
-  private readonly above: Side = { targets: [], ids: [] };
-  private readonly below: Side = { targets: [], ids: [] };
-  private readonly crossUp: Side = { targets: [], ids: [] };
-  private readonly crossDown: Side = { targets: [], ids: [] };
+  private readonly above = side(true);
+  private readonly below = side(false);
+  private readonly crossUp = side(true);
+  private readonly crossDown = side(false);
+  private unmerged = false;
   /** id → [condition, target]: for removal, and so that an add repeated (a replayed command) changes nothing. */
   private readonly byId = new Map<number, { condition: AlertCondition; target: number }>();
   /** The previous trade's price (NaN before the first). */
@@ -44,9 +52,10 @@ export class AlertBook {
   add(id: number, condition: AlertCondition, target: number): void {
     if (this.byId.has(id)) return;
     if (!(target > 0) || !Number.isFinite(target)) throw new RangeError(`alert ${id}: target_price must be a positive number, got ${target}`);
-    const side = this.sideOf(condition);
-    const rising = condition === 'above' || condition === 'crosses_above';
-    insert(side, target, id, rising);
+    const s = this.sideOf(condition);
+    s.newTargets.push(target);
+    s.newIds.push(id);
+    this.unmerged = true;
     this.byId.set(id, { condition, target });
   }
 
@@ -56,8 +65,13 @@ export class AlertBook {
     if (!a) return false;
     this.byId.delete(id);
     const side = this.sideOf(a.condition);
-    const rising = a.condition === 'above' || a.condition === 'crosses_above';
-    let i = lowerBound(side.targets, a.target, rising);
+    const j = side.newIds.indexOf(id);
+    if (j >= 0) {
+      side.newTargets.splice(j, 1);
+      side.newIds.splice(j, 1);
+      return true;
+    }
+    let i = lowerBound(side.targets, a.target, side.ascending);
     while (i < side.ids.length && side.targets[i] === a.target && side.ids[i] !== id) i++;
     if (i < side.ids.length && side.ids[i] === id) {
       side.targets.splice(i, 1);
@@ -71,6 +85,7 @@ export class AlertBook {
    * satisfies (each is removed first, so it fires once), then remembers the price.
    */
   trade(price: number, fire: (id: number, condition: AlertCondition, target: number) => void): void {
+    if (this.unmerged) this.merge();
     const q = this.last;
     this.last = price;
     // above: every target below the price, a prefix of the ascending list.
@@ -79,6 +94,37 @@ export class AlertBook {
     if (q !== q) return; // no previous price: no crossing yet
     if (price > q) this.fireRun(this.crossUp, q, price, true, 'crosses_above', fire);
     else if (price < q) this.fireRun(this.crossDown, q, price, false, 'crosses_below', fire);
+  }
+
+  /** Merges the alerts added since the last trade into their sorted arrays (equal targets: in creation order). */
+  private merge(): void {
+    this.unmerged = false;
+    for (const s of [this.above, this.below, this.crossUp, this.crossDown]) {
+      const n = s.newIds.length;
+      if (n === 0) continue;
+      const order = Array.from({ length: n }, (_, i) => i);
+      const t = s.newTargets;
+      order.sort((x, y) => (t[x] === t[y] ? x - y : s.ascending ? t[x] - t[y] : t[y] - t[x]));
+      const targets = new Array<number>(s.targets.length + n);
+      const ids = new Array<number>(s.targets.length + n);
+      let a = 0;
+      let b = 0;
+      for (let k = 0; k < targets.length; k++) {
+        // Existing ones first among equal targets: they were created earlier.
+        const takeOld = b >= n || (a < s.targets.length && (s.ascending ? s.targets[a] <= t[order[b]] : s.targets[a] >= t[order[b]]));
+        if (takeOld) {
+          targets[k] = s.targets[a];
+          ids[k] = s.ids[a++];
+        } else {
+          targets[k] = t[order[b]];
+          ids[k] = s.newIds[order[b++]];
+        }
+      }
+      s.targets = targets;
+      s.ids = ids;
+      s.newTargets = [];
+      s.newIds = [];
+    }
   }
 
   private sideOf(condition: AlertCondition): Side {
@@ -131,11 +177,4 @@ function lowerBound(t: number[], x: number, ascending: boolean): number {
     else hi = mid;
   }
   return lo;
-}
-
-function insert(side: Side, target: number, id: number, ascending: boolean): void {
-  let i = lowerBound(side.targets, target, ascending);
-  while (i < side.targets.length && side.targets[i] === target) i++; // after equal targets: creation order
-  side.targets.splice(i, 0, target);
-  side.ids.splice(i, 0, id);
 }
