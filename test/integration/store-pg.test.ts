@@ -131,7 +131,7 @@ describe('migrate', () => {
     pools.push(b);
     const [ra, rb] = await Promise.all([migrate(a, OPTS), migrate(b, OPTS)]);
     expect([ra.applied, rb.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4, 5, 6, 7], []]);
-    expect((await a.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(6);
+    expect((await a.query('select count(*)::int as n from tickplant_migrations')).rows[0].n).toBe(7);
   });
 
   it("refuses timescale 'on' without the extension, and bad intervals naming the option", async () => {

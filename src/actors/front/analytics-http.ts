@@ -106,9 +106,11 @@ export async function candlesReply(sym: FrontSymbol, query: URLSearchParams, tim
   if (toMs <= fromMs) return invalid('to: must be after from');
   const coverage = memoryCoverage(sym, k, timeZone);
   let older: StoredCandle[] = [];
+  let incomplete: string | undefined;
   if (fromMs < coverage) {
     if (!stored) {
-      if (toMs <= coverage) return json(503, { error: { code: 'unavailable', message: 'stored candles need PostgreSQL (PERSIST=false): memory holds candles from this process start on' } });
+      // PERSIST=false: memory is all there is; the answer says where it starts.
+      incomplete = `no stored candles on this server (PERSIST=false): candles from ${new Date(coverage).toISOString()} on`;
     } else {
       try {
         older = await stored(sym.name, intervalText, fromMs, Math.min(toMs, coverage), limit);
@@ -120,7 +122,7 @@ export async function candlesReply(sym: FrontSymbol, query: URLSearchParams, tim
   const recent = toMs > coverage ? memoryCandles(sym, k, Math.max(fromMs, coverage), toMs, timeZone) : { candles: [] };
   const candles = [...older, ...recent.candles].slice(-limit);
   // `through`: the candles from memory hold the trades channel's trades up to this (epoch, seq).
-  return json(200, { symbol: sym.name, interval: intervalText, candles, ...(recent.through ? { through: recent.through } : {}) });
+  return json(200, { symbol: sym.name, interval: intervalText, candles, ...(recent.through ? { through: recent.through } : {}), ...(incomplete ? { incomplete } : {}) });
 }
 
 /** The ticker of `sym` as GET /ticker answers it, or null before its first trade. */

@@ -149,6 +149,7 @@ export class FrontActor implements FrontApi {
         counters: this.counters,
         access: this.access,
       },
+      maxFrame,
       maxDirect,
     );
   }

@@ -112,8 +112,13 @@ export class Sessions {
   /** Client messages refused by the rate limit. */
   throttled = 0;
 
-  constructor(private readonly d: SessionDeps, maxFrameBytes: number) {
-    this.scratch = new Uint8Array(maxFrameBytes);
+  /**
+   * `maxFrameBytes`: the largest frame a topic publishes (a book update): the margin below uWS's
+   * ceiling the sweep keeps. `maxDirectBytes`: the largest frame sent to one connection (a trades
+   * or candles snapshot), the scratch's size.
+   */
+  constructor(private readonly d: SessionDeps, private readonly maxFrameBytes: number, maxDirectBytes = maxFrameBytes) {
+    this.scratch = new Uint8Array(Math.max(maxFrameBytes, maxDirectBytes));
     this.roomBytes = d.cfg.wsConflateBytes >>> 1;
     this.limits = messageLimits(d.cfg.wsMaxMessageBytes);
     this.rate = new MessageRate(d.cfg.wsMessageRate, d.cfg.wsMessageBurst);
@@ -532,7 +537,7 @@ export class Sessions {
   /** Periodic: detach clients that fell behind, progress those waiting for room. */
   sweep(): void {
     const cfg = this.d.cfg;
-    const nearLimit = cfg.wsMaxBackpressure - this.scratch.length;
+    const nearLimit = cfg.wsMaxBackpressure - this.maxFrameBytes;
     for (const ws of this.sockets) {
       const buffered = ws.getBufferedAmount();
       if (buffered <= cfg.wsConflateBytes) continue;

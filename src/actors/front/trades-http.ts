@@ -52,7 +52,12 @@ export async function tradesReply(t: FrontTrades, query: URLSearchParams, source
   const toMs = toText === null ? Date.now() : parseTime(toText);
   if (!Number.isFinite(toMs)) return invalid(`to: expected an ISO 8601 time or ms since the epoch, got "${toText!.slice(0, 40)}"`);
   if (toMs <= fromMs) return invalid('to: must be after from');
-  if (!sources.database) return json(503, { error: { code: 'unavailable', message: 'stored trades need PostgreSQL (PERSIST=false): ?limit= serves the recent ones' } });
+  if (!sources.database) {
+    // PERSIST=false: the trade ring is all there is; the answer says so.
+    const recent = await recentTrades(t.store, t.name, TRADES_MAX_LIMIT);
+    const trades = recent.trades.filter((x) => Date.parse(x.time) >= fromMs && Date.parse(x.time) < toMs).slice(0, limit);
+    return json(200, { symbol: t.name, source: 'memory', trades, incomplete: 'no stored trades on this server (PERSIST=false): the recent ones in memory only' });
+  }
   try {
     const trades = await sources.database(t.name, fromMs, toMs, limit);
     return json(200, { symbol: t.name, source: 'database', trades });

@@ -44,7 +44,8 @@ function alertReply(r: { status: number; body: unknown }): HttpReply {
 
 function alertsOf(ctx: Ctx): PriceAlerts {
   const a = ctx.deps.alerts;
-  if (!a) throw new ApiError(503, 'alerts_unavailable', 'price alerts need PostgreSQL (PERSIST=true) and ANALYTICS=true');
+  // Off by configuration, not for a while: not a 503 a client would retry.
+  if (!a) throw new ApiError(404, 'not_available', 'price alerts are off on this server: they need PostgreSQL (PERSIST=true) and ANALYTICS=true');
   return a;
 }
 
