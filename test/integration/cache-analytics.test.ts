@@ -250,19 +250,3 @@ describe('GET /api/v1/cache/price-history/{symbol}', () => {
     expect((await api(`/price-history/NOPE.X`)).status).toBe(404);
   });
 });
-
-describe('once the runtime has run for over a minute', () => {
-  it('a 1-minute change comes from the trade ring and history from the candle ring, still equal to SQL', async () => {
-    // The ring (8,192 trades at 40 a second) then reaches back over a minute, and at least one
-    // whole minute since the start is in the candle ring.
-    const ready = Math.max(t0 + 65_000, Math.floor(t0 / MIN) * MIN + 2 * MIN + 3000);
-    await sleep(ready - Date.now());
-    const c = await expectChangeEqualsSql(1);
-    expect(Date.parse(c.from)).toBeGreaterThan(t0);
-    const asked = Date.now();
-    const h = (await api<History>(`/price-history/${SYMBOL}?since=${t0 - 10 * MIN}&limit=10000`)).body.data;
-    expect(h.sources.memory).toBeGreaterThanOrEqual(2);
-    await sleep(500);
-    expect(closedBy(h.points, asked - 1000)).toEqual(await sqlCloses(h.since, Math.floor((asked - 1000) / MIN) * MIN));
-  }, 180_000);
-});
