@@ -50,8 +50,10 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   const tradesAccepted = c('shard_trades_accepted_total', 'Trades sequenced by the shards (each channel trades:<symbol> has its own seq)', ['shard']);
   const tradesPublished = c('trades_published_total', 'Trade frames published to their symbol\'s trades topic (each encoded once)');
   const tradesCommitted = c('writer_trades_committed_total', 'Trade rows of committed batches (a trade the table already held is stored once)');
+  const rowStalls = c('shard_row_queue_stalls_total', 'Times a shard found the writer\'s row queue full and waited (rows are never dropped)', ['shard']);
   const rejected = c('shard_updates_rejected_total', 'Updates rejected by validation, by reason', ['reason']);
   const committed = c('writer_rows_committed_total', 'Rows committed to PostgreSQL');
+  const batchRetries = c('writer_batch_retries_total', 'Failed commits of a batch, each retried with backoff while its rows are held');
   const redisCommands = c('writer_redis_commands_total', 'Redis commands sent by the writer pipelines');
   const restarts = c('actor_restarts_total', 'Actor restarts by the supervisor');
   const httpRefused = c('http_refused_total', 'HTTP requests refused before their route, by reason (unauthorized, forbidden, origin, auth_unavailable, timeout)', ['reason']);
@@ -107,6 +109,7 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
       if (!('accepted' in sh)) continue;
       accepted.set(sh.accepted, { shard: String(sh.index) });
       tradesAccepted.set(sh.trades.accepted, { shard: String(sh.index) });
+      rowStalls.set(sh.rowQueueStalls, { shard: String(sh.index) });
       for (const [reason, n] of Object.entries(sh.rejected)) byReason.set(reason, (byReason.get(reason) ?? 0) + n);
     }
     for (const [reason, n] of byReason) rejected.set(n, { reason });
@@ -136,6 +139,7 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
     }
     if (s.writer) {
       committed.set(s.writer.rowsCommitted);
+      batchRetries.set(s.writer.batchRetries);
       tradesCommitted.set(s.writer.tradesCommitted);
       redisCommands.set(s.writer.redis.commands);
     }
@@ -192,6 +196,16 @@ export function registerRuntimeMetrics(registry: Registry, read: () => Promise<R
   });
   g('writer_journal_bytes', 'Bytes of rows spilled to the writer journal while PostgreSQL is slow or away', [], function () {
     if (current?.supervisor?.writer) this.set(current.supervisor.writer.journal.bytes);
+  });
+  g('writer_journal_records', 'Records (batches of rows) in the writer journal, waiting to be replayed into PostgreSQL', [], function () {
+    if (current?.supervisor?.writer) this.set(current.supervisor.writer.journal.records);
+  });
+  // A full row queue makes its shard wait (rows are never dropped): depth near capacity is the writer's backlog reaching ingest.
+  g('writer_row_queue_depth_bytes', 'Bytes waiting in each shard → writer row queue', ['shard'], function () {
+    current?.supervisor?.writer?.rowQueues.forEach((q, i) => this.set({ shard: String(i) }, q.depthBytes));
+  });
+  g('writer_row_queue_capacity_bytes', 'Capacity of each shard → writer row queue', ['shard'], function () {
+    current?.supervisor?.writer?.rowQueues.forEach((q, i) => this.set({ shard: String(i) }, q.capacityBytes));
   });
   g('database_up', '1 when the writer can commit to PostgreSQL', [], function () {
     if (current?.supervisor?.writer) this.set(current.supervisor.writer.database.status === 'ok' ? 1 : 0);
