@@ -44,6 +44,7 @@ import { openKeyStore } from '../../auth/key-store.js';
 import { OriginPolicy } from '../../auth/origins.js';
 import { ConfigError, StartupError } from '../../errors.js';
 import { type GateCounters, HttpGate, SECURITY_HEADERS } from './gate.js';
+import { Page } from './page.js';
 import { type AccessCounters, WsAccess } from './ws-access.js';
 
 const BATCH = 1024;
@@ -92,6 +93,8 @@ export class FrontActor implements FrontApi {
   private readonly keys: KeyRing;
   private readonly access: WsAccess;
   private readonly gate: HttpGate;
+  /** The chart page, read at start; undefined when not built. */
+  private page: Page | undefined;
   private readonly accessCounters: AccessCounters & GateCounters = {
     wsRefused: new Map(), wsClosed: new Map(), wsAuthFailures: new Map(), httpRefused: new Map(), corsPreflights: 0,
   };
@@ -140,7 +143,7 @@ export class FrontActor implements FrontApi {
     const auth = new Authenticator(this.keys, jwt);
     const origins = new OriginPolicy(this.cfg.allowedOrigins ?? []);
     this.access = new WsAccess(this.cfg, auth, origins, this.accessCounters);
-    this.gate = new HttpGate(this.cfg.auth, auth, origins, this.accessCounters);
+    this.gate = new HttpGate(this.cfg.auth, auth, origins, this.accessCounters, (req) => this.page?.serves(req) ?? false);
     this.sessions = new Sessions(
       {
         cfg: this.cfg,
@@ -164,7 +167,10 @@ export class FrontActor implements FrontApi {
   async start(): Promise<number> {
     const sessions = this.sessions;
     if (this.cfg.auth === 'off') logger('front').warn('AUTH=off: every route and WebSocket is open to anyone, admin routes included; for development only');
+    // Compressed in zlib's thread pool while the keys load.
+    const page = Page.load(logger('front'));
     await within(this.keys.start(), KEYS_FIRST_LOAD_MS, undefined);
+    this.page = await page;
     const deps = this.httpDeps;
     const ops = new OpsHttp({
       runtime: async () => ({ front: this.stats(), supervisor: await within(this.supervisor.stats(), STATS_TIMEOUT_MS, undefined) }),
@@ -500,6 +506,7 @@ export class FrontActor implements FrontApi {
         return this.pool.run(task as never) as unknown as Promise<StoredCandle[]>;
       }),
       indicators: this.indicators,
+      page: this.page,
       health: async () => {
         const components = await this.supervisor.health();
         const stale = [...this.byName.values()].filter((s) => s.stale).map((s) => s.name);

@@ -54,6 +54,8 @@ export class HttpGate {
     private readonly auth: Authenticator,
     private readonly origins: OriginPolicy,
     readonly counters: GateCounters,
+    /** Requests for the chart page (page.ts): public in every mode, as a browser opening it has no credential yet. */
+    private readonly isPage: (req: HttpRequest) => boolean = () => false,
   ) {}
 
   /** Runs `route` for `req` if it may, with `req.identity` set; the answer gets the CORS headers of its origin. */
@@ -69,7 +71,7 @@ export class HttpGate {
     (req.headers as Map<string, string>).delete('authorization');
     (req.headers as Map<string, string>).delete('x-api-key');
     const run = (identity: Identity | undefined): HttpReply | Promise<HttpReply> => {
-      const who = authorize(this.mode, accessOf(req.method, req.url), identity);
+      const who = authorize(this.mode, this.isPage(req) ? 'public' : accessOf(req.method, req.url), identity);
       if (who instanceof AuthError) return this.refused(req.url, who);
       req.identity = who;
       const reply = route(req);

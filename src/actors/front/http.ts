@@ -14,6 +14,7 @@ import type { HttpReply, HttpRequest } from '../../protocol/http.js';
 import { type TradesSources, tradesReply } from './trades-http.js';
 import { type StoredCandles, candlesReply, tickerJson } from './analytics-http.js';
 import { type IndicatorCache, indicatorsReply } from './indicators-http.js';
+import { ASSETS_PREFIX, type Page } from './page.js';
 
 export interface HttpDeps {
   cfg: Config;
@@ -27,6 +28,8 @@ export interface HttpDeps {
   candles?: StoredCandles;
   /** Indicator series kept between GET /indicators requests. */
   indicators: IndicatorCache;
+  /** The chart page (dist/web); undefined when it is not built. */
+  page?: Page;
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
@@ -49,7 +52,8 @@ export function errorReply(url: string, status: number, code: string, message: s
  * WebSockets); their access levels are gate.ts's.
  */
 const FRONT_ROUTES: readonly RouteInfo[] = [
-  { method: 'GET', path: '/', description: 'this index of every route', access: 'read' },
+  { method: 'GET', path: '/', description: 'this index of every route; a browser (Accept: text/html) gets the chart page', access: 'read' },
+  { method: 'GET', path: '/assets/{file}', description: "the chart page's script and stylesheet (content-hashed names, cached as immutable)", access: 'public' },
   { method: 'GET', path: '/health', description: 'runtime health: ok, degraded or down (503) per component', access: 'public' },
   { method: 'GET', path: '/health/detailed', description: 'runtime and cache health, WebSocket counts, feed→publish latency (the details with an admin credential)', access: 'read' },
   { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, resyncing, no_data)', access: 'read' },
@@ -102,7 +106,8 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   if (req.method !== 'GET') return error(405, 'method_not_allowed', `${req.method} is not served; use GET`);
   switch (req.url) {
     case '/':
-      return routeIndex();
+      // One URL, two answers by Accept: caches must keep them apart.
+      return d.page ? (d.page.index(req) ?? { ...routeIndex(), headers: { vary: 'accept' } }) : routeIndex();
     case '/health':
       return health(d);
     case '/symbols':
@@ -121,6 +126,9 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   // uWS routes WebSocket upgrades of /ws and /ws/{client_id} itself; a plain GET lands here.
   if (req.url === '/ws' || req.url.startsWith('/ws/')) {
     return error(426, 'upgrade_required', `${req.url} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
+  }
+  if (req.url.startsWith(ASSETS_PREFIX)) {
+    return d.page?.asset(req) ?? error(404, 'not_found', `no asset ${req.url}${d.page ? '' : ' (the chart page is not built: npm run build)'}`);
   }
   const a = ANALYTICS.exec(req.url);
   if (a) {
