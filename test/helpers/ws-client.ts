@@ -1,5 +1,60 @@
-// A test WebSocket client that keeps every message it receives and waits for the ones a test expects.
+// A test WebSocket client that keeps every message it receives, checks each against the protocol's JSON Schema, and waits for the ones a test expects.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import WebSocket from 'ws';
+
+/** docs/protocol: defs.schema.json, and server/<type>.schema.json per server → client message. */
+const PROTOCOL_DIR = fileURLToPath(new URL('../../docs/protocol/', import.meta.url));
+/** RFC 3339 date-time, as the server writes it: UTC or an offset, up to 9 fraction digits. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+let validators: Map<string, ValidateFunction> | undefined;
+
+/** One validator per server message type, compiled once per test file (at its first frame). */
+function frameValidators(): Map<string, ValidateFunction> {
+  if (validators) return validators;
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: false });
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)) });
+  const read = (path: string) => JSON.parse(readFileSync(PROTOCOL_DIR + path, 'utf8')) as { $id: string; properties: { type: { const: string } } };
+  ajv.addSchema(read('defs.schema.json'));
+  const compiled = new Map<string, ValidateFunction>();
+  for (const file of readdirSync(PROTOCOL_DIR + 'server')) {
+    const schema = read(`server/${file}`);
+    compiled.set(schema.properties.type.const, ajv.compile(schema));
+  }
+  return (validators = compiled);
+}
+
+/** Server frames that did not match their schema (or had a type no schema describes), since the last take. */
+const frameFailures: string[] = [];
+
+/** Why `m` is not a server message its docs/protocol schema allows; undefined when it is one. */
+export function frameProblem(m: unknown, text = JSON.stringify(m)): string | undefined {
+  const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
+  let validate: ValidateFunction | undefined;
+  try {
+    validate = typeof type === 'string' ? frameValidators().get(type) : undefined;
+  } catch (e) {
+    // A broken schema file: reported as the test's failure, not thrown inside the socket's handler.
+    return `docs/protocol schemas do not compile: ${(e as Error).message}`;
+  }
+  if (!validate) return `a frame of ${typeof type === 'string' ? `unknown type "${type}"` : 'no type'}: ${text.slice(0, 300)}`;
+  if (validate(m)) return undefined;
+  const e = validate.errors![0];
+  return `${type} ${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''} (docs/protocol/server/${type}.schema.json): ${text.slice(0, 300)}`;
+}
+
+/** Checks one received frame; a failure is kept for takeFrameFailures (test/frame-check.ts fails the test with it). */
+function checkFrame(m: unknown, text: string): void {
+  const problem = frameProblem(m, text);
+  if (problem !== undefined) frameFailures.push(problem);
+}
+
+/** The schema failures collected so far, emptying the list. */
+export function takeFrameFailures(): string[] {
+  return frameFailures.splice(0);
+}
 
 export interface Msg {
   type: string;
@@ -23,7 +78,9 @@ export class TestClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as Msg;
+      const text = data.toString();
+      const m = JSON.parse(text) as Msg;
+      checkFrame(m, text);
       m.receivedAt = Date.now();
       this.messages.push(m);
       for (const w of this.waiters.splice(0)) w();
