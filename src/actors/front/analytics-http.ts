@@ -9,26 +9,22 @@
 //   /ticker            {"tickers":[…]} of every symbol
 
 import { C_CLOSE, C_CLOSED, C_HIGH, C_LOW, C_OPEN, C_START, C_TRADES, C_VOLUME, C_VWAP } from '../../analytics/candle-builder.js';
-import { INTERVALS, type Interval, bucketEnd, bucketStart, isInterval } from '../../analytics/intervals.js';
+import { INTERVALS, type Interval, bucketEnd, bucketStart } from '../../analytics/intervals.js';
 import {
   T_CHANGE, T_CHANGE_PERCENT, T_HIGH, T_LAST, T_LOW, T_OPEN, T_QUOTE_VOLUME, T_TRADES, T_VOLUME, T_WINDOW_START,
 } from '../../analytics/rolling-ticker.js';
 import { startOfDayMs } from '../../market-day.js';
 import type { HttpReply } from '../../protocol/http.js';
+import { CANDLES_DEFAULT_LIMIT, candlesQuery, invalidParameter, parseQuery } from '../../protocol/http-params.js';
 import { bucketNumber } from '../../ring/analytics-store.js';
 import { AH_COVERAGE_START, AH_EPOCH, AH_FOLDED_EPOCH, AH_FOLDED_SEQ, AH_LAST_SEQ, AS_RECORD, CANDLE_SLOT_FIELDS, TICKER_CHANNEL, TICKER_SLOT_FIELDS } from '../../ring/layout.js';
 import type { StoredCandle } from '../../store/candle-query.js';
 import type { FrontSymbol } from './symbols.js';
-import { parseTime } from './trades-http.js';
-
-export const CANDLES_DEFAULT_LIMIT = 1000;
-export const CANDLES_MAX_LIMIT = 10_000;
 
 /** Where GET /candles reads stored candles; undefined without PostgreSQL. */
 export type StoredCandles = (symbol: string, interval: Interval, fromMs: number, toMs: number, limit: number) => Promise<StoredCandle[]>;
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
-const invalid = (message: string): HttpReply => json(400, { error: { code: 'invalid_parameter', message } });
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 /**
@@ -88,22 +84,15 @@ function readMemoryCandles(sym: FrontSymbol, k: number, fromMs: number, toMs: nu
 }
 
 export async function candlesReply(sym: FrontSymbol, query: URLSearchParams, timeZone: string, stored: StoredCandles | undefined): Promise<HttpReply> {
-  const intervalText = query.get('interval') ?? '1m';
-  if (!isInterval(intervalText)) return invalid(`interval: expected one of ${INTERVALS.join(', ')}, got "${intervalText.slice(0, 10)}"`);
+  const q = parseQuery(candlesQuery, query);
+  if (!q.ok) return q.reply;
+  const intervalText = q.value.interval ?? '1m';
   const k = INTERVALS.indexOf(intervalText);
-  const limitText = query.get('limit');
-  const limit = limitText === null ? CANDLES_DEFAULT_LIMIT : Number(limitText);
-  if (limitText !== null && (!/^\d+$/.test(limitText) || limit < 1 || limit > CANDLES_MAX_LIMIT)) {
-    return invalid(`limit: expected a whole number from 1 to ${CANDLES_MAX_LIMIT}, got "${limitText.slice(0, 20)}"`);
-  }
+  const limit = q.value.limit ?? CANDLES_DEFAULT_LIMIT;
   const now = Date.now();
-  const fromText = query.get('from');
-  const toText = query.get('to');
-  const fromMs = fromText === null ? startOfDayMs(now, timeZone) : parseTime(fromText);
-  if (!Number.isFinite(fromMs)) return invalid(`from: expected an ISO 8601 time or ms since the epoch, got "${fromText!.slice(0, 40)}"`);
-  const toMs = toText === null ? now + 1 : parseTime(toText);
-  if (!Number.isFinite(toMs)) return invalid(`to: expected an ISO 8601 time or ms since the epoch, got "${toText!.slice(0, 40)}"`);
-  if (toMs <= fromMs) return invalid('to: must be after from');
+  const fromMs = q.value.from ?? startOfDayMs(now, timeZone);
+  const toMs = q.value.to ?? now + 1;
+  if (toMs <= fromMs) return invalidParameter('to: must be after from');
   const coverage = memoryCoverage(sym, k, timeZone);
   let older: StoredCandle[] = [];
   let incomplete: string | undefined;

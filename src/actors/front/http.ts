@@ -1,16 +1,17 @@
-// HTTP routes of the front actor: the route index, health, symbols, stats, latest book, history, trades, indicators; the error shape of every path.
+// HTTP routes of the front actor: the route index, the OpenAPI document, health, symbols, stats, latest book, history, trades, indicators; the error shape of every path.
 
 import { API_PREFIX } from '../../cache/api/api.js';
 import { ApiError, errorReply as apiErrorReply } from '../../cache/api/replies.js';
 import { cacheRoutes } from '../../cache/api/routes.js';
 import type { RouteInfo } from '../../cache/api/router.js';
 import type { Config } from '../../config.js';
-import { parseResolution } from '../../protocol/client-message.js';
 import { TYPE_SNAPSHOT } from '../../protocol/encode.js';
 import type { ComponentHealth } from '../supervisor/messages.js';
 import type { HistoryResult } from './sessions.js';
 import type { FrontSymbol } from './symbols.js';
 import type { HttpReply, HttpRequest } from '../../protocol/http.js';
+import { openApiDocument } from '../../protocol/openapi.js';
+import { HISTORY_DEFAULT_HOURS, orderbookHistoryQuery, orderbookTodayQuery, parseQuery } from '../../protocol/http-params.js';
 import { type TradesSources, tradesReply } from './trades-http.js';
 import { type StoredCandles, candlesReply, tickerJson } from './analytics-http.js';
 import { type IndicatorCache, indicatorsReply } from './indicators-http.js';
@@ -59,6 +60,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, resyncing, no_data)', access: 'read' },
   { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles', access: 'read' },
   { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)', access: 'read' },
+  { method: 'GET', path: '/openapi.json', description: 'this API as an OpenAPI 3.1 document: parameters and bodies from the schemas that validate them', access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
@@ -71,13 +73,19 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/ws/{client_id}', description: 'WebSocket under a client id of the caller\'s choosing', access: 'public' },
 ];
 
-/** GET /: every route, the REST API's read from its route table. Built once: the tables are fixed. */
+/** Every route: ours, then the REST API's from its route table. */
+const allRoutes = (): RouteInfo[] => [...FRONT_ROUTES, ...cacheRoutes.list().map((r) => ({ ...r, path: API_PREFIX + r.path }))];
+
+/** GET / and GET /openapi.json, each built once: the tables are fixed. */
 let index: string | undefined;
+let openApi: string | undefined;
 function routeIndex(): HttpReply {
-  index ??= JSON.stringify({
-    routes: [...FRONT_ROUTES, ...cacheRoutes.list().map((r) => ({ ...r, path: API_PREFIX + r.path }))],
-  });
+  index ??= JSON.stringify({ routes: allRoutes() });
   return { status: 200, body: index };
+}
+function openApiReply(): HttpReply {
+  openApi ??= JSON.stringify(openApiDocument(allRoutes()));
+  return { status: 200, body: openApi };
 }
 
 const ORDERBOOK = /^\/orderbook\/([^/]+)\/(latest|today|history)$/;
@@ -94,8 +102,6 @@ function symbolOf(segment: string, d: HttpDeps): FrontSymbol | HttpReply {
   }
   return d.symbol(name) ?? error(404, 'unknown_symbol', `unknown symbol ${name}: GET /symbols lists the symbols served`);
 }
-/** `?hours=` of /history: 1 hour to 30 days. */
-const MAX_HOURS = 720;
 /** Points one response may hold; a longer range is served at a coarser resolution. */
 const MAX_POINTS = 100_000;
 const MINUTE_MS = 60_000;
@@ -108,6 +114,8 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
     case '/':
       // One URL, two answers by Accept: caches must keep them apart.
       return d.page ? (d.page.index(req) ?? { ...routeIndex(), headers: { vary: 'accept' } }) : routeIndex();
+    case '/openapi.json':
+      return openApiReply();
     case '/health':
       return health(d);
     case '/symbols':
@@ -147,20 +155,15 @@ export function handleHttp(req: HttpRequest, d: HttpDeps): HttpReply | Promise<H
   const sym = symbolOf(m[1], d);
   if ('body' in sym) return sym;
   if (m[2] === 'latest') return latest(sym);
-  const resolution = req.query.get('resolution');
-  let resolutionMs = d.cfg.historyResolutionMs;
-  if (resolution !== null) {
-    const r = parseResolution(resolution);
-    if (!r.ok || r.ms === 0) return error(400, 'invalid_parameter', `resolution: ${r.ok ? 'expected a duration, not "none"' : r.message}`);
-    resolutionMs = r.ms;
+  if (m[2] === 'today') {
+    const q = parseQuery(orderbookTodayQuery, req.query);
+    if (!q.ok) return q.reply;
+    return d.history(sym, q.value.resolution ?? d.cfg.historyResolutionMs).then((h) => ({ status: 200, body: h.bytes }));
   }
-  if (m[2] === 'today') return d.history(sym, resolutionMs).then((h) => ({ status: 200, body: h.bytes }));
-
-  const hoursText = req.query.get('hours') ?? '24';
-  const hours = Number(hoursText);
-  if (!/^\d+$/.test(hoursText) || hours < 1 || hours > MAX_HOURS) {
-    return error(400, 'invalid_parameter', `hours: expected a whole number of hours from 1 to ${MAX_HOURS}, got "${hoursText.slice(0, 20)}"`);
-  }
+  const q = parseQuery(orderbookHistoryQuery, req.query);
+  if (!q.ok) return q.reply;
+  const resolutionMs = q.value.resolution ?? d.cfg.historyResolutionMs;
+  const hours = q.value.hours ?? HISTORY_DEFAULT_HOURS;
   const spanMs = hours * 3_600_000;
   // Coarser than asked when the range would exceed MAX_POINTS (a multiple of the ring's resolution).
   const floor = Math.ceil(spanMs / MAX_POINTS / d.cfg.historyResolutionMs) * d.cfg.historyResolutionMs;

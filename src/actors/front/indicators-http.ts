@@ -31,24 +31,20 @@
 
 import { C_CLOSE, C_CLOSED, C_HIGH, C_LOW, C_START, C_TRADES, C_VOLUME } from '../../analytics/candle-builder.js';
 import {
-  IndicatorSeries, type IndicatorPoint, type IndicatorSpec, type SeriesCandle, parseIndicatorNames, warmUpCandles,
+  IndicatorSeries, type IndicatorPoint, type IndicatorSpec, type SeriesCandle, warmUpCandles,
 } from '../../analytics/indicators.js';
-import { INTERVAL_MS, INTERVALS, type Interval, bucketStart, isInterval } from '../../analytics/intervals.js';
+import { INTERVAL_MS, INTERVALS, type Interval, bucketStart } from '../../analytics/intervals.js';
 import { TickplantError } from '../../errors.js';
 import type { HttpReply } from '../../protocol/http.js';
+import { INDICATORS_DEFAULT_LIMIT, INDICATORS_MAX_LIMIT, indicatorIntervalQuery, indicatorSeriesQuery, parseQuery } from '../../protocol/http-params.js';
 import { type AnalyticsStore, bucketNumber } from '../../ring/analytics-store.js';
 import { AH_EPOCH, AS_RECORD, CANDLE_SLOT_FIELDS } from '../../ring/layout.js';
 import { type StoredCandles, memoryCoverage } from './analytics-http.js';
 import type { FrontSymbol } from './symbols.js';
 
-export const INDICATORS_DEFAULT_LIMIT = 100;
-/** Also every series' capacity: one series answers any limit. */
-export const INDICATORS_MAX_LIMIT = 1000;
 export const CACHE_MAX_ENTRIES = 256;
 /** Series memory of the cache: a series of sma20,ema20,rsi14,macd,bb20 is 80 kB, the largest 392 kB. */
 export const CACHE_MAX_BYTES = 32 * 1024 * 1024;
-/** A names list longer than 16 names can be is refused before it is parsed (and quoted back). */
-const MAX_NAMES_CHARS = 512;
 /** Stored candles are looked for this many times the span of the candles wanted back, then this many more. */
 const LOOKBACK_FACTORS = [4, 64];
 const BUILD_ATTEMPTS = 3;
@@ -318,30 +314,25 @@ export interface IndicatorsDeps {
 }
 
 const json = (status: number, body: unknown): HttpReply => ({ status, body: JSON.stringify(body) });
-const invalid = (message: string): HttpReply => json(400, { error: { code: 'invalid_parameter', message } });
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function indicatorsReply(sym: FrontSymbol, query: URLSearchParams, d: IndicatorsDeps): HttpReply | Promise<HttpReply> {
-  const interval = query.get('interval') ?? '1m';
-  if (!isInterval(interval)) return invalid(`interval: expected one of ${INTERVALS.join(', ')}, got "${interval.slice(0, 10)}"`);
+  const q = parseQuery(indicatorIntervalQuery, query);
+  if (!q.ok) return q.reply;
+  const interval = q.value.interval ?? '1m';
   return seriesReply(new RingCandles(sym, INTERVALS.indexOf(interval), d.timeZone, d.stored), sym.name, interval, query, d.cache);
 }
 
 /** The reply over any candle source of `symbol` and `interval` (both checked): names and limit, then the cache. */
 export async function seriesReply(src: CandleSource, symbol: string, interval: Interval, query: URLSearchParams, cache: IndicatorCache): Promise<HttpReply> {
-  const names = query.get('names') ?? '';
-  if (names.length > MAX_NAMES_CHARS) return invalid(`names: at most ${MAX_NAMES_CHARS} characters, got ${names.length}`);
-  const parsed = parseIndicatorNames(names);
-  if (!parsed.ok) return invalid(`names: ${parsed.message}`);
-  const limitText = query.get('limit');
-  const limit = limitText === null ? INDICATORS_DEFAULT_LIMIT : Number(limitText);
-  if (limitText !== null && (!/^\d+$/.test(limitText) || limit < 1 || limit > INDICATORS_MAX_LIMIT)) {
-    return invalid(`limit: expected a whole number from 1 to ${INDICATORS_MAX_LIMIT}, got "${limitText.slice(0, 20)}"`);
-  }
+  const q = parseQuery(indicatorSeriesQuery, query);
+  if (!q.ok) return q.reply;
+  const specs = q.value.names;
+  const limit = q.value.limit ?? INDICATORS_DEFAULT_LIMIT;
   try {
-    const { points, from } = await cache.points(src, parsed.specs, limit);
+    const { points, from } = await cache.points(src, specs, limit);
     return json(200, {
-      symbol, interval, names: parsed.specs.map((s) => s.key), history_from: from === null ? null : iso(from),
+      symbol, interval, names: specs.map((s) => s.key), history_from: from === null ? null : iso(from),
       points: points.map((p) => ({ time: iso(p.time), values: p.values })),
     });
   } catch (e) {
