@@ -9,6 +9,9 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY bench ./bench
+# The chart page: its sources and the client SDK it bundles (dist/web).
+COPY client ./client
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -1,11 +1,12 @@
 // The chart page (web/) in headless Chromium against the real runtime on the simulator: today's
 // candles drawn within a second of a reload (the page's own measurement), live candles, ladder and
 // tape, the same history after a reload, a server restart on the same port ridden out with no
-// sequence gap, and a credential asked for under AUTH=all. Writes docs/screenshot.png.
+// sequence gap, and a credential asked for under AUTH=all. TICKPLANT_SCREENSHOT=1 writes docs/screenshot.png.
 //
 // Needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it: apt-get install chromium).
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,10 @@ import { freePort } from '../helpers/main-process.js';
 import { type Runtime, createDeployment, sleep, startRuntime } from '../helpers/runtime.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../docs/screenshot.png', import.meta.url));
+// The README's picture: written when asked (TICKPLANT_SCREENSHOT=1), so that a test run leaves the tree as it was.
+const SCREENSHOT = process.env.TICKPLANT_SCREENSHOT === '1'
+  ? fileURLToPath(new URL('../../docs/screenshot.png', import.meta.url))
+  : join(tmpdir(), `tickplant-screenshot-${process.pid}.png`);
 const A = 'US.AAPL';
 const PAGE_PATH = `/?symbol=${A}&interval=1s`;
 /** One trade per update and candles republished every 100 ms: the 1s candles move while the test watches. */
