@@ -31,7 +31,7 @@ const PREFLIGHT_MAX_AGE_S = '600';
 
 /** Access of the front's own routes: /health is for probes in every mode, the WebSocket paths check at the upgrade. */
 function frontAccess(url: string): Access {
-  if (url === '/health' || url === '/ws' || url.startsWith('/ws/')) return 'public';
+  if (url === '/health' || url === '/openapi.json' || url === '/ws' || url.startsWith('/ws/')) return 'public';
   return 'read';
 }
 

@@ -60,7 +60,7 @@ const FRONT_ROUTES: readonly RouteInfo[] = [
   { method: 'GET', path: '/symbols', description: 'symbols served, with shard, epoch, last seq and status (live, stale, resyncing, no_data)', access: 'read' },
   { method: 'GET', path: '/stats', description: 'shard, front, writer and history-tier counters; feed→publish latency percentiles', access: 'read' },
   { method: 'GET', path: '/metrics', description: 'Prometheus metrics (text format)', access: 'read' },
-  { method: 'GET', path: '/openapi.json', description: 'this API as an OpenAPI 3.1 document: parameters and bodies from the schemas that validate them', access: 'read' },
+  { method: 'GET', path: '/openapi.json', description: 'this API as an OpenAPI 3.1 document: parameters and bodies from the schemas that validate them', access: 'public' },
   { method: 'GET', path: '/orderbook/{symbol}/latest', description: "the symbol's latest orderbook_snapshot", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/today', description: "today's historical_data (?resolution=1m)", access: 'read' },
   { method: 'GET', path: '/orderbook/{symbol}/history', description: 'historical_data of the last ?hours=24 (1-720; ?resolution=1m)', access: 'read' },
