@@ -2,8 +2,9 @@
 //
 // Layout: layout.ts (ANALYTICS_*, AH_*, AS_*). Allocated by the supervisor for the process's life
 // (seeded there from the stored trades after a restart); the owning shard is the only writer; the
-// front reads snapshots, GET /candles and /ticker from it. Seqlock protocol: symbol-store.ts.
+// front reads snapshots, GET /candles and /ticker from it. Seqlock protocol: seqlock.ts.
 
+import { beginWrite, copyConsistent, endWrite } from './seqlock.js';
 import { CANDLE_FIELDS, C_START, C_TRADES } from '../analytics/candle-builder.js';
 import { INTERVAL_MS, INTERVALS, type Interval } from '../analytics/intervals.js';
 import { TICKER_FIELDS } from '../analytics/rolling-ticker.js';
@@ -16,7 +17,6 @@ if (CANDLE_FIELDS !== CANDLE_RECORD_FIELDS || TICKER_FIELDS !== TICKER_RECORD_FI
   throw new Error('layout.ts candle/ticker record sizes differ from the analytics records');
 }
 
-const MAX_READ_ATTEMPTS = 10_000;
 const DAY_MS = 86_400_000;
 
 export function createAnalyticsBuffer(candleCapacity: number): SharedArrayBuffer {
@@ -65,11 +65,11 @@ export class AnalyticsStore {
   // ── writer side (the owning shard, or the supervisor before any shard) ──────
 
   beginWrite(v: number): void {
-    Atomics.store(this.i32, v, Atomics.load(this.i32, v) | 1); // odd: readers of this slot retry
+    beginWrite(this.i32, v);
   }
 
   endWrite(v: number): void {
-    Atomics.store(this.i32, v, (Atomics.load(this.i32, v) | 1) + 1); // even: published
+    endWrite(this.i32, v);
   }
 
   /** Writes header fields of channel k (pairs of field index and value), under its seqlock. */
@@ -128,13 +128,6 @@ export class AnalyticsStore {
   }
 
   private copyConsistent(v: number, from: number, n: number, out: Float64Array, outBase: number): boolean {
-    const f = this.f64;
-    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
-      const v1 = Atomics.load(this.i32, v);
-      if ((v1 & 1) === 1) continue;
-      for (let i = 0; i < n; i++) out[outBase + i] = f[from + i];
-      if (Atomics.load(this.i32, v) === v1) return true;
-    }
-    return false;
+    return copyConsistent(this.i32, this.f64, v, from, n, out, outBase);
   }
 }

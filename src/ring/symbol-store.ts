@@ -4,11 +4,12 @@
 // process's life, so a restarted shard finds the sequence, the book and today's history.
 // Exactly one thread writes (the shard that owns the symbol); any thread may read.
 //
-// Seqlock protocol (writer): version += 1 (odd) → write fields → version += 1 (even).
+// Seqlock protocol (seqlock.ts; writer): version odd → write fields → version even.
 // Reader: v1 = version; if odd, retry; copy fields; v2 = version; accept iff v1 === v2.
 // Atomics.load/store/add are sequentially consistent, so the plain field writes cannot be
 // observed outside the odd window and a torn copy is always detected by v1 !== v2.
 
+import { beginWrite, copyConsistent, endWrite } from './seqlock.js';
 import type { Book } from '../book/book.js';
 import { computeMetrics } from '../book/metrics.js';
 import {
@@ -19,12 +20,6 @@ import {
 } from './layout.js';
 
 const HEADER_FIELDS = HEADER_BYTES / 8;
-/**
- * A reader gives up after this many torn reads in a row: the writer died mid-write, or was
- * descheduled inside its window. Callers treat `false` as "not available now" (a resync at
- * worst, never a wrong value).
- */
-const MAX_READ_ATTEMPTS = 10_000;
 
 export function createStoreBuffer(g: StoreGeometry): SharedArrayBuffer {
   if (!isPowerOfTwo(g.rawCapacity)) throw new RangeError(`rawCapacity must be a power of two, got ${g.rawCapacity}`);
@@ -61,17 +56,13 @@ export class SymbolStore {
 
   // ── writer side (the owning shard only) ──────────────────────────────────────
 
-  /**
-   * Opens a seqlock write window at Int32 index `v`; pair with endWrite. Idempotent on purpose:
-   * a writer killed inside a window leaves the version odd, and a plain +1 here would flip the
-   * slot's parity for good (readers would accept half-written records). There is one writer.
-   */
+  /** Opens the seqlock write window at Int32 index `v` (seqlock.ts); pair with endWrite. */
   beginWrite(v: number): void {
-    Atomics.store(this.i32, v, Atomics.load(this.i32, v) | 1); // odd: readers of this slot retry or reject
+    beginWrite(this.i32, v);
   }
 
   endWrite(v: number): void {
-    Atomics.store(this.i32, v, (Atomics.load(this.i32, v) | 1) + 1); // even: the fields written are published
+    endWrite(this.i32, v);
   }
 
   /** f64 index of the raw slot for `seq`. */
@@ -179,13 +170,6 @@ export class SymbolStore {
   }
 
   private copyConsistent(v: number, from: number, n: number, out: Float64Array, outBase: number): boolean {
-    const f = this.f64;
-    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
-      const v1 = Atomics.load(this.i32, v);
-      if ((v1 & 1) === 1) continue; // writer inside its window: retry
-      for (let i = 0; i < n; i++) out[outBase + i] = f[from + i];
-      if (Atomics.load(this.i32, v) === v1) return true;
-    }
-    return false;
+    return copyConsistent(this.i32, this.f64, v, from, n, out, outBase);
   }
 }

@@ -3,16 +3,15 @@
 // Layout: layout.ts (TRADE_*, TH_*, T_*). Owned like the symbol's book store: the supervisor
 // allocates it for the process's life, the owning shard is the only writer, any thread reads
 // (the front for the trades channel and GET /trades, the writer takes copies through its queue).
-// Seqlock protocol: symbol-store.ts.
+// Seqlock protocol: seqlock.ts.
 
+import { beginWrite, copyConsistent, endWrite } from './seqlock.js';
 import {
   TH_EPOCH, TH_LAST_FEED_TS, TH_LAST_INPUT_POS, TH_LAST_SEQ, TH_VERSION, TRADE_HEADER_BYTES, TRADE_ID_MAX_BYTES,
   TRADE_RECORD_FIELDS, T_EPOCH, T_ID, T_ID_LENGTH, T_SEQ, T_VERSION, isPowerOfTwo, tradeStoreBytes,
 } from './layout.js';
 
 const HEADER_FIELDS = TRADE_HEADER_BYTES / 8;
-/** As symbol-store.ts: a reader gives up after this many torn reads in a row ("not available now"). */
-const MAX_READ_ATTEMPTS = 10_000;
 
 export function createTradeBuffer(capacity: number): SharedArrayBuffer {
   if (!isPowerOfTwo(capacity)) throw new RangeError(`trade ring capacity must be a power of two, got ${capacity}`);
@@ -41,13 +40,13 @@ export class TradeStore {
 
   // ── writer side (the owning shard only) ──────────────────────────────────────
 
-  /** As SymbolStore.beginWrite: idempotent, so a writer killed inside a window cannot flip parity. */
+  /** Opens the seqlock write window at Int32 index `v` (seqlock.ts). */
   beginWrite(v: number): void {
-    Atomics.store(this.i32, v, Atomics.load(this.i32, v) | 1); // odd: readers of this slot retry or reject
+    beginWrite(this.i32, v);
   }
 
   endWrite(v: number): void {
-    Atomics.store(this.i32, v, (Atomics.load(this.i32, v) | 1) + 1); // even: the fields written are published
+    endWrite(this.i32, v);
   }
 
   /** f64 index of the slot of trade `seq`. */
@@ -89,14 +88,7 @@ export class TradeStore {
   }
 
   private copyConsistent(v: number, from: number, n: number, out: Float64Array, outBase: number): boolean {
-    const f = this.f64;
-    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
-      const v1 = Atomics.load(this.i32, v);
-      if ((v1 & 1) === 1) continue; // writer inside its window: retry
-      for (let i = 0; i < n; i++) out[outBase + i] = f[from + i];
-      if (Atomics.load(this.i32, v) === v1) return true;
-    }
-    return false;
+    return copyConsistent(this.i32, this.f64, v, from, n, out, outBase);
   }
 }
 
