@@ -24,7 +24,7 @@ const README = new URL('README.md', BENCH);
 const START = '<!-- results:start -->';
 const END = '<!-- results:end -->';
 /** bench/run.ts's order (importing run.ts would run it); other scenarios follow alphabetically. */
-const ORDER = ['fanout', 'latency', 'ingest', 'feeds', 'persist', 'redis', 'cache', 'snapshot', 'api-load', 'soak'];
+const ORDER = ['fanout', 'latency', 'ingest', 'analytics', 'feeds', 'persist', 'redis', 'cache', 'snapshot', 'api-load', 'soak'];
 /** What a scenario's `<scenario>.before.json` measured, as its rows are labelled. */
 const BEFORE_LABELS: Record<string, string> = { 'api-load': 'before: cache on the front thread' };
 
@@ -271,6 +271,7 @@ npm run bench -- persist --quick   # one scenario, small: a smoke test of the ha
 | fanout | deliveries per server CPU-second, 1,000 and 10,000 connections | bare uWS publish, \`ws\` stringify per client, \`ws\` serialize once, socket.io rooms |
 | latency | feed-to-client p50/p99/p99.9 at half the sustainable rate | the same baselines |
 | ingest | updates/s through feed, shards, metrics, rings, encode and publish (no clients), 1 and 2 shards | the same per-update work behind one \`postMessage\` each way (\`baselines/postmessage-path.ts\`) |
+| analytics | updates and trades/s the shard accepts with candles, tickers and 1,000,000 active price alerts (1 shard, a trade after half the books); CPU per update at 8,000 updates/s with full persistence; trade → \`alert\` frame p50/p99; GET /indicators p50/p99 | the same server with \`ANALYTICS=false\` (books and trades only) |
 | feeds | Binance diff-depth events applied per CPU-second of the feed's process (tickplant's connector writing each book into an SPSC input queue), from a local exchange sending as fast as it is read; wire bytes per message, RSS | a \`ws\` client + \`JSON.parse\` + a \`Map\` per book side, nothing else (\`baselines/ws-map-book.ts\`: the floor) |
 | persist | rows/s committed to PostgreSQL, 10-level JSONB books, while streaming | one INSERT per row, 1,000-row INSERTs, \`psql \\copy\` of the same rows (the floor) |
 | redis | commands/s of the writer's pipelines (SET/LPUSH/LTRIM/EXPIRE + PUBLISH per frame) | one awaited command at a time, ioredis auto-pipelining, \`redis-benchmark -P 32\` (the floor) |

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from './lib/process.js';
 
 /** In the order a reader meets them in bench/README.md. */
-export const SCENARIOS = ['fanout', 'latency', 'ingest', 'feeds', 'persist', 'redis', 'cache', 'snapshot', 'api-load', 'soak'] as const;
+export const SCENARIOS = ['fanout', 'latency', 'ingest', 'analytics', 'feeds', 'persist', 'redis', 'cache', 'snapshot', 'api-load', 'soak'] as const;
 const FD_LIMIT = 20_000;
 
 const args = process.argv.slice(2);
