@@ -78,6 +78,7 @@ export class AlertHub {
   private loaded = false;
   /** The highest alert_id sent to the shards: newer active ones (another node's) are looked for. */
   private lastSeen = 0;
+  private polling = false;
   /** Webhooks pending from before this (a previous process's) are resumed at start; this process's own are in flight. */
   private startedAt = 0;
   readonly counters = { created: 0, deleted: 0, fired: 0, lostRaces: 0, expired: 0, webhooksDelivered: 0, webhooksFailed: 0, recheckFired: 0 };
@@ -236,6 +237,18 @@ export class AlertHub {
 
   /** Firings from the shards, and the commands a full queue held back. */
   private async poll(): Promise<void> {
+    // One poll at a time: a second one, started while the first waits on PostgreSQL, would fire
+    // the same waiting firing twice and then drop another.
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     for (let i = 0; i < this.outbox.length; i++) if (this.outbox[i].length > 0) this.flush(i);
     for (const q of this.firings) {
       for (let at = q.peek(); at >= 0; at = q.peek()) {
