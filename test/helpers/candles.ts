@@ -4,6 +4,7 @@
 // orders them by (time, epoch, seq) and does decimal arithmetic on BigInts scaled by 1e10, so it
 // shares nothing with the queries under test but the definition of a candle.
 import type pg from 'pg';
+import { mulberry32 } from '../../src/feeds/prng.js';
 import { type Interval, bucketEnd, bucketStart } from '../../src/analytics/intervals.js';
 import type { StoredCandle } from '../../src/store/candle-query.js';
 
@@ -33,17 +34,8 @@ export interface TestTrade {
   side: 'buy' | 'sell';
 }
 
-/** A small seeded generator (mulberry32): the same trades on every run. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same trades on every run: the seeded generator the exchange test servers use. */
+export const random = mulberry32;
 
 function decimal(rnd: () => number, maxWholeDigits: number): string {
   const whole = Math.floor(rnd() * 10 ** (1 + Math.floor(rnd() * maxWholeDigits)));
